@@ -1,0 +1,39 @@
+# qwengraph developer entry points. Every target sets up what it needs from scratch.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PACKAGES := agents tools graphs prompts
+DEMO_PROMPT ?= A company's revenue grows 15% a year from $$2M in 2020. Will it reach $$5M by 2025? If not, what yearly growth rate would it need?
+
+.PHONY: setup setup-local test lint demo clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+## setup-local: the in-process llama.cpp engine (compiles once, ~10 min on 2 cores; pip caches the wheel)
+setup-local: setup
+	$(BIN)/python -m pip install -q -e ".[dev,local]"
+
+## test: the offline test suite (replayed cassettes; no model server, no network)
+test: setup
+	$(BIN)/pytest
+
+## lint: ruff (lint + format) and mypy strict on the four packages
+lint: setup
+	$(BIN)/ruff check $(PACKAGES) tests
+	$(BIN)/ruff format --check $(PACKAGES) tests
+	$(BIN)/mypy
+
+## demo: install the embedded local model and run a real agent on it
+demo: setup-local
+	$(BIN)/qwengraph models install qwen2.5-coder-1.5b
+	$(BIN)/qwengraph run "$(DEMO_PROMPT)"
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,96 @@
+"""The qwengraph error tree (everything above ``tools/``).
+
+::
+
+    QwenGraphError                 root: the CLI prints ``str(err)`` as one line, exit code ``err.exit_code``
+    ├── ConfigError                bad model URI, flag, setting or environment value
+    ├── ModelError                 anything between us and a model server
+    │   ├── ServerUnavailable      connection refused / DNS / timeouts, after bounded retries
+    │   ├── ServerError            HTTP 5xx after retries, or an unexpected 4xx (carries status and body)
+    │   ├── ModelNotFound          the server does not know the model (Ollama 404: suggest ``ollama pull``)
+    │   └── ResponseFormatError    a response we cannot read as any known Qwen dialect
+    ├── ModelInstallError          local GGUF install: unknown name, no disk space, pip/network, bad hash
+    ├── CassetteError              record/replay: drift from the recording, unplayed interactions, bad file
+    ├── GraphError                 graph construction or run problems (unknown graph name, bad spec)
+    └── MemoryError_               checkpointer / store problems (named with a trailing underscore so
+                                   the builtin ``MemoryError`` is never shadowed)
+
+Exceptions carry data in attributes and never log. ``tools/`` has its own ``ToolError`` family so it
+stays usable on its own; the CLI maps both trees to one clear line on stderr.
+"""
+
+from __future__ import annotations
+
+
+class QwenGraphError(Exception):
+    """Root of every error qwengraph raises on purpose."""
+
+    exit_code: int = 1
+
+
+class ConfigError(QwenGraphError):
+    """A model URI, CLI flag, setting or environment variable is invalid."""
+
+    exit_code = 2
+
+
+class ModelError(QwenGraphError):
+    """A problem talking to a model server or reading its answer."""
+
+    exit_code = 3
+
+
+class ServerUnavailable(ModelError):
+    """The server could not be reached (refused, unresolvable, timed out) after retries."""
+
+    def __init__(self, message: str, *, url: str, attempts: int) -> None:
+        super().__init__(message)
+        self.url = url
+        self.attempts = attempts
+
+
+class ServerError(ModelError):
+    """The server answered with an HTTP error (5xx after retries, or an unexpected 4xx)."""
+
+    def __init__(self, message: str, *, url: str, status: int, body: str) -> None:
+        super().__init__(message)
+        self.url = url
+        self.status = status
+        self.body = body
+
+
+class ModelNotFound(ModelError):
+    """The server does not serve the requested model."""
+
+    def __init__(self, message: str, *, model: str, url: str) -> None:
+        super().__init__(message)
+        self.model = model
+        self.url = url
+
+
+class ResponseFormatError(ModelError):
+    """The server answered with something that is not any known chat dialect."""
+
+
+class ModelInstallError(QwenGraphError):
+    """A local model could not be installed, found or verified (the message says what to do)."""
+
+    exit_code = 5
+
+    def __init__(self, message: str, *, model: str | None = None) -> None:
+        super().__init__(message)
+        self.model = model
+
+
+class CassetteError(QwenGraphError):
+    """Record/replay failure: request drift, unplayed interactions, unreadable cassette."""
+
+    exit_code = 4
+
+
+class GraphError(QwenGraphError):
+    """A graph could not be built or run as specified."""
+
+
+class MemoryError_(QwenGraphError):  # noqa: N801 - trailing underscore avoids shadowing the builtin
+    """A checkpointer or store failed."""
