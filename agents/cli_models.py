@@ -1,0 +1,139 @@
+"""``qwengraph models …``: list, install, locate and remove local GGUF models.
+
+The commands are thin: the work is done by :class:`graphs.models.install.Installer`. An installer
+placed in the click context (``CliRunner().invoke(models_app, args, obj=Installer(...))``) is used
+instead of the default one, which is how tests point the CLI at a fake catalogue. Errors from the
+qwengraph tree become one line on stderr and the error's exit code, never a traceback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+from rich.table import Table
+
+from graphs.errors import QwenGraphError
+from graphs.models.install import Installer, ModelStatus
+
+models_app = typer.Typer(
+    name="models",
+    help="Manage local GGUF models (for `local:` model URIs).",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+NameArg = Annotated[str, typer.Argument(help="A catalogue model name, e.g. qwen2.5-coder-0.5b.")]
+
+_STATE_LABEL = {"installed": "yes", "unverified": "unverified", "missing": "no"}
+
+
+def _installer(ctx: typer.Context) -> Installer:
+    found = ctx.find_object(Installer)
+    return found if found is not None else Installer()
+
+
+@contextmanager
+def _errors_as_exit() -> Iterator[None]:
+    """Turn qwengraph errors (and Ctrl-C) into one stderr line and an exit code."""
+    try:
+        yield
+    except QwenGraphError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(err.exit_code) from None
+    except KeyboardInterrupt:
+        typer.echo("error: interrupted", err=True)
+        raise typer.Exit(130) from None
+
+
+def _human_size(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit in {"B", "KB"} else f"{value:.1f} {unit}"
+        value /= 1000
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _table(statuses: list[ModelStatus]) -> Table:
+    table = Table(title="qwengraph local models")
+    for column in ("name", "size", "installed", "path", "licence", "source"):
+        table.add_column(column, overflow="fold")
+    for status in statuses:
+        entry = status.entry
+        table.add_row(
+            entry.name,
+            _human_size(entry.size),
+            _STATE_LABEL[status.state],
+            str(status.path),
+            entry.licence,
+            entry.source,
+        )
+    return table
+
+
+@models_app.command("list")
+def list_command(ctx: typer.Context) -> None:
+    """Show the catalogue: size, whether installed, where, licence and source repository."""
+    with _errors_as_exit():
+        statuses = _installer(ctx).list_models()
+        console = Console()
+        if not console.is_terminal:
+            console.width = 200  # pipes and logs: do not fold long paths at 80 columns
+        console.print(_table(statuses))
+
+
+@models_app.command("install")
+def install_command(ctx: typer.Context, name: NameArg) -> None:
+    """Download, verify (SHA-256) and install a model; no work when it is already installed."""
+    with _errors_as_exit():
+        installer = _installer(ctx)
+        installer.catalog.get(name)  # fail on an unknown name before drawing anything
+        console = Console(stderr=True)
+        with Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            transient=True,
+            disable=not console.is_terminal,  # no bar noise in logs and pipes
+        ) as bar:
+            task = bar.add_task(name, total=None)
+            path = installer.install(name, progress=_progress_updater(bar, task, name))
+        typer.echo(f"installed {name}: {path}")
+
+
+def _progress_updater(bar: Progress, task: TaskID, name: str) -> Callable[[int, int, str], None]:
+    def update(done: int, total: int, stage: str) -> None:
+        bar.update(task, completed=done, total=total, description=f"{name} [{stage}]")
+
+    return update
+
+
+@models_app.command("path")
+def path_command(ctx: typer.Context, name: NameArg) -> None:
+    """Print the installed model's file path and nothing else (for scripts)."""
+    with _errors_as_exit():
+        typer.echo(str(_installer(ctx).model_path(name)))
+
+
+@models_app.command("remove")
+def remove_command(ctx: typer.Context, name: NameArg) -> None:
+    """Delete an installed model file."""
+    with _errors_as_exit():
+        removed = _installer(ctx).remove(name)
+        typer.echo(f"removed {name}" if removed else f"{name} was not installed")
