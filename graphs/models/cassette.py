@@ -56,9 +56,28 @@ from graphs.models.cassette_format import (
     qwengraph_version,
 )
 
-__all__ = ["Cassette", "Mode", "Recorder", "Replayer", "cassette", "record", "replay"]
+__all__ = ["Cassette", "Mode", "Recorder", "Replayer", "active", "cassette", "record", "replay"]
 
 Mode = Literal["replay", "record", "auto"]
+
+# The cassettes open right now, innermost last. Seams without HTTP (the in-process local engine)
+# look here; HTTP traffic is caught by the transport patches instead.
+_OPEN: list[Recorder | Replayer] = []
+
+
+def active() -> Recorder | Replayer | None:
+    """The innermost open cassette, if any."""
+    return _OPEN[-1] if _OPEN else None
+
+
+class _Finished:
+    """An exchange recorded whole at a non-HTTP seam."""
+
+    def __init__(self, interaction: dict[str, Any]) -> None:
+        self._interaction = interaction
+
+    def interaction(self) -> dict[str, Any]:
+        return self._interaction
 
 
 class _Capture:
@@ -137,7 +156,7 @@ class Recorder:
     def __init__(self, path: StrPath, meta: dict[str, Any] | None = None) -> None:
         self.path = Path(path)
         self.extra_meta = dict(meta or {})
-        self._captures: list[_Capture] = []
+        self._captures: list[_Capture | _Finished] = []
         self._lock = threading.Lock()
         self._created = ""
         self._patches: list[tuple[type, str, Any]] = []
@@ -151,6 +170,11 @@ class Recorder:
     def _drop(self, capture: _Capture) -> None:
         with self._lock:
             self._captures.remove(capture)
+
+    def add(self, interaction: dict[str, Any]) -> None:
+        """Record an exchange made at a seam without HTTP (``request``/``response`` as in the file)."""
+        with self._lock:
+            self._captures.append(_Finished(interaction))
 
     def _patch(self, cls: type, name: str, new: Callable[..., Any]) -> None:
         self._patches.append((cls, name, cls.__dict__[name]))
@@ -200,6 +224,7 @@ class Recorder:
         self._patch(httpx.HTTPTransport, "handle_request", self._sync_wrapper(sync_original))
         for cls in _async_transport_classes():
             self._patch(cls, "handle_async_request", self._async_wrapper(cls.handle_async_request))
+        _OPEN.append(self)
         return self
 
     def cassette(self) -> Cassette:
@@ -217,6 +242,7 @@ class Recorder:
         while self._patches:
             cls, name, original = self._patches.pop()
             setattr(cls, name, original)
+        _OPEN.remove(self)
         recorded = self.cassette()
         if exc is not None:
             recorded.meta["error"] = f"{type(exc).__name__}: {exc}"
@@ -256,7 +282,10 @@ class Replayer:
         return error
 
     def _serve(self, request: httpx.Request) -> httpx.Response:
-        actual = encode_request(request)
+        return decode_response(request, self.take(encode_request(request)))
+
+    def take(self, actual: dict[str, Any]) -> dict[str, Any]:
+        """The recorded response for request ``actual`` (checked against the recording), marked played."""
         with self._lock:
             self._count += 1
             unplayed = [i for i, done in enumerate(self.played) if not done]
@@ -280,18 +309,21 @@ class Replayer:
                     f"(interactions[{index}]) at {fields}\n" + "\n".join(diff)
                 )
             self.played[index] = True
-        return decode_response(request, self.cassette.interactions[index]["response"])
+        response: dict[str, Any] = self.cassette.interactions[index]["response"]
+        return response
 
     def __enter__(self) -> Replayer:
         self._router = respx.MockRouter(assert_all_mocked=True, assert_all_called=False, using="httpx")
         self._router.route().mock(side_effect=self._serve)
         self._router.start()
+        _OPEN.append(self)
         return self
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self._router.stop(quiet=True)
+        _OPEN.remove(self)
         if exc_type is not None:
             return
         if self.error is not None:

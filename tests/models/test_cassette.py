@@ -203,7 +203,7 @@ def test_mid_stream_timeout_is_recorded_and_replayed(ollama_server: OllamaServer
     def read(host: str) -> list[dict[str, Any]]:
         got: list[bytes] = []
         body = {"model": "qwen3:8b", "messages": USER}
-        with httpx.stream("POST", f"{host}/api/chat", json=body, timeout=0.3) as r:  # noqa: SIM117
+        with httpx.stream("POST", f"{host}/api/chat", json=body, timeout=0.3) as r:
             with pytest.raises(httpx.ReadTimeout):  # noqa: PT012
                 for chunk in r.iter_raw():
                     got.append(chunk)

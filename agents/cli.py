@@ -1,0 +1,146 @@
+"""The ``qwengraph`` command line.
+
+Every failure the user can cause or meet (bad flags, dead servers, unknown models, broken cassettes,
+tool errors) ends as one line on stderr and a non-zero exit code, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+import prompts
+from agents.cli_models import models_app
+from agents.runner import Event, run
+from agents.settings import resolve_model
+from graphs.errors import ConfigError, QwenGraphError
+from graphs.models.cassette import record, replay
+from graphs.models.chat import ChatQwen
+from tools.errors import ToolError
+
+app = typer.Typer(
+    name="qwengraph",
+    help="Tool-calling agents on Qwen: thinking, exact tools, replayable runs.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(models_app, name="models", help="Install and manage the embedded local models.")
+
+
+def fail(message: str, code: int) -> typer.Exit:
+    """Print ``error: message`` on stderr and return the exit to raise."""
+    Console(stderr=True).print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+@contextmanager
+def clean_errors() -> Iterator[None]:
+    """Turn every expected failure into one stderr line and its exit code."""
+    try:
+        yield
+    except QwenGraphError as err:
+        raise fail(str(err), err.exit_code) from None
+    except ToolError as err:
+        raise fail(f"tool: {err}", 6) from None
+    except prompts.PromptError as err:
+        raise fail(str(err), 2) from None
+    except KeyboardInterrupt:
+        raise fail("interrupted", 130) from None
+
+
+def cassette_context(record_to: Path | None, replay_from: Path | None) -> AbstractContextManager[Any]:
+    """The record or replay context for ``--record`` / ``--replay`` (neither: a no-op)."""
+    if record_to and replay_from:
+        raise ConfigError("--record and --replay cannot be used together")
+    if replay_from:
+        if not replay_from.is_file():
+            raise ConfigError(f"--replay: no cassette at {replay_from}")
+        return replay(replay_from)
+    if record_to:
+        return record(record_to)
+    return nullcontext()
+
+
+class Display:
+    """Streams thinking (dimmed), answer text and tool results to the terminal."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.last: str | None = None
+
+    def __call__(self, event: Event) -> None:
+        if event.kind != self.last and self.last is not None:
+            self.console.print()
+        if event.kind == "thinking":
+            self.console.print(event.text, style="dim", end="", highlight=False, markup=False)
+        elif event.kind == "text":
+            self.console.print(event.text, end="", highlight=False, markup=False)
+        else:
+            args = json.dumps(event.args or {}, ensure_ascii=False)
+            self.console.print(
+                f"→ {event.name}({args}) = {event.text}", style="cyan", highlight=False, markup=False
+            )
+            self.last = None
+            return
+        self.last = event.kind
+
+
+@app.command("run")
+def run_command(
+    prompt: Annotated[str, typer.Argument(help="What to ask the agent.")],
+    model: Annotated[
+        str | None, typer.Option("--model", "-m", help="Model URI (ollama:…, openai:…, local:…).")
+    ] = None,
+    base_url: Annotated[str | None, typer.Option(help="Server URL (else QWENGRAPH_BASE_URL).")] = None,
+    think: Annotated[
+        bool | None, typer.Option("--think/--no-think", help="Thinking on or off (default: on).")
+    ] = None,
+    no_stream: Annotated[bool, typer.Option("--no-stream", help="Ask the server for whole answers.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object with the result.")] = False,
+    record_to: Annotated[
+        Path | None, typer.Option("--record", help="Record the model exchanges here.")
+    ] = None,
+    replay_from: Annotated[
+        Path | None, typer.Option("--replay", help="Replay a recorded run offline.")
+    ] = None,
+    max_steps: Annotated[int, typer.Option(min=1, max=100, help="Model calls allowed.")] = 8,
+    timeout: Annotated[
+        float, typer.Option(min=0.01, help="Seconds to wait for the server per request.")
+    ] = 300.0,
+) -> None:
+    """Run the ReAct agent (calculator tool) on PROMPT."""
+    if not prompt.strip():
+        raise fail("the prompt is empty", 2)
+    console = Console(highlight=False)
+    on_event: Callable[[Event], None] | None = None if as_json else Display(console)
+    with clean_errors(), cassette_context(record_to, replay_from):
+        chat_model = ChatQwen(model=resolve_model(model), base_url=base_url, timeout=timeout)
+        result = run(
+            prompt,
+            chat_model=chat_model,
+            think=think if think is not None else True,
+            stream=not no_stream,
+            max_steps=max_steps,
+            on_event=on_event,
+        )
+    if as_json:
+        sys.stdout.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
+    else:
+        console.print()
+        if result.stopped:
+            Console(stderr=True).print(f"[yellow]{result.answer}[/]")
+    if result.stopped:
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

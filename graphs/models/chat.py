@@ -1,0 +1,292 @@
+"""``ChatQwen``: one LangChain chat model for Qwen on any server.
+
+Picks a transport from the model URI, maps the thinking switch and Qwen3's sampling defaults per
+mode, strips past thinking from the history it sends, and turns the transport's neutral deltas into
+langchain-core messages: thinking as ``reasoning`` content blocks (never answer text), tool calls
+as ``tool_calls``, unreadable tool calls as ``invalid_tool_calls`` with a precise error.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from typing import Any, Literal
+
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel, LanguageModelInput
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, InvalidToolCall, ToolCall
+from langchain_core.messages.tool import tool_call_chunk
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.runnables import Runnable
+from langchain_core.tools import BaseTool
+from langchain_core.utils.function_calling import convert_to_openai_tool
+from pydantic import ConfigDict, Field, PrivateAttr
+
+from graphs.errors import ConfigError
+from graphs.models.convert import to_neutral
+from graphs.models.qwen import sampling_defaults
+from graphs.models.transports.base import ChatRequest, Delta, Transport
+from graphs.models.transports.ollama import OllamaTransport
+from graphs.models.transports.openai import OpenAITransport
+from graphs.models.transports.retry import RetryPolicy
+from graphs.models.uri import parse_model_uri, resolve_base_url
+
+THINK_INDEX, TEXT_INDEX, FIRST_TOOL_INDEX = 0, 1, 2
+
+
+class ChatQwen(BaseChatModel):
+    """A Qwen chat model reached through Ollama, an OpenAI-compatible server, or in process.
+
+    Example:
+        >>> model = ChatQwen(model="ollama:qwen3:8b", think=True)  # doctest: +SKIP
+        >>> model.bind_tools([calculator]).invoke("What is 17*23?")  # doctest: +SKIP
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True, populate_by_name=True)
+
+    model: str = Field(description="Model URI: ollama:<model>, openai:<model> or local:<name|path.gguf>.")
+    base_url: str | None = Field(
+        default=None, description="Server URL; else QWENGRAPH_BASE_URL; else the default."
+    )
+    api_key: str | None = Field(default=None, description="Bearer token for OpenAI-compatible servers.")
+    think: bool | None = Field(default=None, description="Thinking on/off; None leaves it to the server.")
+    temperature: float | None = None
+    top_p: float | None = None
+    top_k: int | None = None
+    max_tokens: int | None = None
+    seed: int | None = None
+    think_switch: Literal["template_kwargs", "soft_switch"] = Field(
+        default="template_kwargs",
+        description="How OpenAI-compatible servers are told to think: template kwargs or /think, /no_think.",
+    )
+    expect_thinking: bool = Field(
+        default=False, description="The chat template pre-inserts <think>, so output starts inside thinking."
+    )
+    retries: int = Field(
+        default=3, ge=1, description="Attempts for connection errors, timeouts and HTTP 5xx."
+    )
+    timeout: float = Field(default=300.0, gt=0, description="Read timeout in seconds.")
+    transport: Any = Field(
+        default=None, exclude=True, description="A ready Transport (tests, custom servers)."
+    )
+
+    _transport: Transport | None = PrivateAttr(default=None)
+
+    @property
+    def _llm_type(self) -> str:
+        return "qwen"
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {"model": self.model, "base_url": self.base_url, "think": self.think}
+
+    def get_transport(self) -> Transport:
+        """The transport for this model's URI, built once and reused (one client per server)."""
+        if self.transport is not None:
+            return self.transport  # type: ignore[no-any-return]
+        if self._transport is None:
+            self._transport = self._make_transport()
+        return self._transport
+
+    def _make_transport(self) -> Transport:
+        uri = parse_model_uri(self.model)
+        retry = RetryPolicy(attempts=self.retries, read_timeout=self.timeout)
+        if uri.kind == "ollama":
+            url = resolve_base_url("ollama", self.base_url)
+            return OllamaTransport(url, retry=retry, expect_thinking=self.expect_thinking)
+        if uri.kind == "openai":
+            key = self.api_key or os.environ.get("QWENGRAPH_API_KEY") or os.environ.get("OPENAI_API_KEY")
+            return OpenAITransport(
+                resolve_base_url("openai", self.base_url),
+                api_key=key,
+                retry=retry,
+                think_switch=self.think_switch,
+                expect_thinking=self.expect_thinking,
+            )
+        from graphs.models.transports.local import LocalTransport  # noqa: PLC0415 - optional extra
+
+        return LocalTransport(uri.name)
+
+    @property
+    def model_name(self) -> str:
+        """The model's name as its server knows it (the URI without its kind)."""
+        return parse_model_uri(self.model).name
+
+    def bind_tools(
+        self,
+        tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool],
+        *,
+        tool_choice: str | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, AIMessage]:
+        """Bind tools (any LangChain tool, function, pydantic model or OpenAI schema).
+
+        ``tool_choice`` is ``"auto"``, ``"required"`` (local models: forced by a prefilled call)
+        or ``"none"``.
+        """
+        if tool_choice not in (None, "auto", "required", "none"):
+            raise ConfigError(f"tool_choice must be auto, required or none, not {tool_choice!r}")
+        schemas = [convert_to_openai_tool(t) for t in tools]
+        return self.bind(tools=schemas, tool_choice=tool_choice, **kwargs)
+
+    def build_request(
+        self, messages: list[BaseMessage], stop: list[str] | None, *, stream: bool, **kwargs: Any
+    ) -> ChatRequest:
+        """The neutral request for ``messages`` with per-call overrides (``think``, ``tools``...)."""
+        think = kwargs.get("think", self.think)
+        sampling: dict[str, Any] = dict(sampling_defaults(think is not False))
+        for key in ("temperature", "top_p", "top_k", "max_tokens", "seed"):
+            value = kwargs.get(key, getattr(self, key))
+            if value is not None:
+                sampling[key] = value
+        if stop:
+            sampling["stop"] = list(stop)
+        return ChatRequest(
+            model=self.model_name,
+            messages=to_neutral(messages),
+            tools=list(kwargs.get("tools") or []),
+            think=think,
+            sampling=sampling,
+            stream=stream,
+            tool_choice=kwargs.get("tool_choice"),
+        )
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        request = self.build_request(messages, stop, stream=False, **kwargs)
+        return _result(list(self.get_transport().chat(request)), self.model_name)
+
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        request = self.build_request(messages, stop, stream=False, **kwargs)
+        deltas = [d async for d in self.get_transport().achat(request)]
+        return _result(deltas, self.model_name)
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        request = self.build_request(messages, stop, stream=True, **kwargs)
+        chunker = _Chunker(self.model_name)
+        for delta in self.get_transport().chat(request):
+            chunk = chunker.chunk(delta)
+            if run_manager is not None:
+                run_manager.on_llm_new_token(delta.text, chunk=chunk)
+            yield chunk
+
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        request = self.build_request(messages, stop, stream=True, **kwargs)
+        chunker = _Chunker(self.model_name)
+        async for delta in self.get_transport().achat(request):
+            chunk = chunker.chunk(delta)
+            if run_manager is not None:
+                await run_manager.on_llm_new_token(delta.text, chunk=chunk)
+            yield chunk
+
+
+class _Chunker:
+    """Turns deltas into message chunks that merge into the same message ``_result`` builds."""
+
+    def __init__(self, model_name: str) -> None:
+        self.model_name = model_name
+        self.next_tool_index = FIRST_TOOL_INDEX
+
+    def chunk(self, delta: Delta) -> ChatGenerationChunk:
+        content: list[str | dict[str, Any]] = []
+        if delta.thinking:
+            content.append({"type": "reasoning", "reasoning": delta.thinking, "index": THINK_INDEX})
+        if delta.text:
+            content.append({"type": "text", "text": delta.text, "index": TEXT_INDEX})
+        tool_chunks = []
+        for call in delta.tool_calls:
+            tool_chunks.append(
+                tool_call_chunk(
+                    name=call.name, args=json.dumps(call.args), id=call.id, index=self.next_tool_index
+                )
+            )
+            self.next_tool_index += 1
+        metadata = _metadata(delta, self.model_name) if _is_final(delta) else {}
+        message = AIMessageChunk(
+            content=content,
+            tool_call_chunks=tool_chunks,
+            response_metadata=metadata,
+            usage_metadata=_usage(delta),
+        )
+        return ChatGenerationChunk(message=message)
+
+
+def _is_final(delta: Delta) -> bool:
+    return delta.finish_reason is not None or delta.usage is not None or bool(delta.bad_tool_calls)
+
+
+def _metadata(delta: Delta, model_name: str) -> dict[str, Any]:
+    meta: dict[str, Any] = {}
+    if delta.finish_reason is not None or delta.usage is not None:
+        meta.update(model_name=model_name, finish_reason=delta.finish_reason or "")
+    if delta.bad_tool_calls:
+        meta["bad_tool_calls"] = [
+            {"name": b.name, "raw": b.raw, "error": b.error, "id": b.id} for b in delta.bad_tool_calls
+        ]
+    return meta
+
+
+def _usage(delta: Delta) -> Any:
+    if delta.usage is None:
+        return None
+    u = delta.usage
+    usage: dict[str, Any] = {
+        "input_tokens": u.prompt_tokens,
+        "output_tokens": u.completion_tokens,
+        "total_tokens": u.prompt_tokens + u.completion_tokens,
+    }
+    if u.thinking_tokens is not None:
+        usage["output_token_details"] = {"reasoning": u.thinking_tokens}
+    return usage
+
+
+def _result(deltas: list[Delta], model_name: str) -> ChatResult:
+    thinking = "".join(d.thinking for d in deltas).strip()
+    text = "".join(d.text for d in deltas).strip()
+    content: list[str | dict[str, Any]] = []
+    if thinking:
+        content.append({"type": "reasoning", "reasoning": thinking})
+    if text:
+        content.append({"type": "text", "text": text})
+    calls = [ToolCall(name=c.name, args=c.args, id=c.id) for d in deltas for c in d.tool_calls]
+    bad = [b for d in deltas for b in d.bad_tool_calls]
+    invalid = [
+        InvalidToolCall(type="invalid_tool_call", name=b.name, args=b.raw, id=b.id, error=b.error)
+        for b in bad
+    ]
+    final = next((d for d in reversed(deltas) if d.finish_reason is not None or d.usage is not None), Delta())
+    meta = _metadata(
+        Delta(finish_reason=final.finish_reason or "", usage=final.usage, bad_tool_calls=bad), model_name
+    )
+    message = AIMessage(
+        content=content,
+        tool_calls=calls,
+        invalid_tool_calls=invalid,
+        response_metadata=meta,
+        usage_metadata=_usage(final),
+    )
+    return ChatResult(generations=[ChatGeneration(message=message)])

@@ -1,0 +1,75 @@
+"""The transport seam: one protocol every model server implements.
+
+A transport turns a neutral :class:`ChatRequest` into its server's wire format and the server's
+answer back into neutral :class:`Delta` objects, using the dialect functions in
+``graphs.models.qwen``. ``ChatQwen`` only ever sees deltas, so adding a server means adding one
+module here and nothing else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from graphs.models.qwen import BadToolCall, ToolCall
+
+ToolChoice = Literal["auto", "required", "none"]
+
+
+@dataclass
+class ChatRequest:
+    """A chat request in neutral form.
+
+    ``messages`` are dicts with ``role`` (system/user/assistant/tool) and ``content`` (str); assistant
+    messages may carry ``tool_calls`` as ``[{"id", "name", "args": dict}]``; tool messages carry
+    ``tool_call_id`` and ``name`` (the tool's name). Past thinking is already removed.
+    ``tools`` are OpenAI-style function schemas (``{"type": "function", "function": {...}}``).
+    ``think`` is ``None`` when the caller leaves it to the server. ``sampling`` holds
+    ``temperature``, ``top_p``, ``top_k``, ``max_tokens``, ``stop``, ``seed`` where set.
+    """
+
+    model: str
+    messages: list[dict[str, Any]]
+    tools: list[dict[str, Any]] = field(default_factory=list)
+    think: bool | None = None
+    sampling: dict[str, Any] = field(default_factory=dict)
+    stream: bool = False
+    tool_choice: ToolChoice | None = None
+
+
+@dataclass
+class Usage:
+    """Token counts of one model call; ``thinking_tokens`` is ``None`` when the server does not say."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    thinking_tokens: int | None = None
+
+
+@dataclass
+class Delta:
+    """One piece of a response. Tool calls are always complete when they appear in a delta."""
+
+    thinking: str = ""
+    text: str = ""
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    bad_tool_calls: list[BadToolCall] = field(default_factory=list)
+    finish_reason: str | None = None
+    usage: Usage | None = None
+
+
+class Transport(Protocol):
+    """What a model server must offer. Non-streaming requests yield exactly one delta."""
+
+    def chat(self, request: ChatRequest) -> Iterator[Delta]:
+        """Send ``request`` and yield its deltas (one when ``request.stream`` is false)."""
+        ...
+
+    def achat(self, request: ChatRequest) -> AsyncIterator[Delta]:
+        """Async twin of :meth:`chat`."""
+        ...
+
+    def close(self) -> None:
+        """Release connections."""
+        ...

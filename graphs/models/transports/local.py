@@ -1,0 +1,265 @@
+"""In-process Qwen on a GGUF file through llama.cpp (``llama-cpp-python``, extra ``local``).
+
+No server: we render Qwen's ChatML prompt ourselves (tools in ``<tools>``, calls in
+``<tool_call>``, results in ``<tool_response>``) and use raw completion, which lets us prefill the
+answer. Forcing a tool call prefills ``<tool_call>\\n{`` (prefilling only ``<tool_call>\\n`` makes
+small models stop at once). Output goes through the same dialect functions as every server.
+
+The :class:`Engine` protocol is the seam: :class:`LlamaEngine` runs the model; cassettes record and
+replay at this seam (prompt and sampling in, completion text out), so replay needs neither
+llama.cpp nor the weights. Engines load once per process and stay warm.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import threading
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Protocol
+
+from graphs.errors import ConfigError, ModelError
+from graphs.models.cassette import Recorder, Replayer, active
+from graphs.models.catalog import ChatFamily
+from graphs.models.chatml import render_chatml
+from graphs.models.install import resolve_local
+from graphs.models.transports.assemble import DeltaAssembler
+from graphs.models.transports.base import ChatRequest, Delta, Usage
+
+FORCED_CALL_PREFILL = "<tool_call>\n{"
+STOP = ["<|im_end|>", "<|endoftext|>", "</tool_call>"]
+DEFAULT_MAX_TOKENS = 1024
+
+
+@dataclass
+class Piece:
+    """A piece of completion text; the last one carries the finish reason and token counts."""
+
+    text: str
+    finish_reason: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+class Engine(Protocol):
+    """Raw text completion: what the local transport needs from an inference engine."""
+
+    def complete(self, prompt: str, sampling: dict[str, Any]) -> Iterator[Piece]:
+        """Stream the completion of ``prompt`` with ``sampling`` settings."""
+        ...
+
+
+class LlamaEngine:
+    """llama.cpp through llama-cpp-python, loaded once per (path, threads, context) per process."""
+
+    def __init__(self, path: Path, *, n_threads: int | None = None, n_ctx: int = 8192) -> None:
+        self.path = path
+        self.n_threads = n_threads or default_threads()
+        self.n_ctx = n_ctx
+        self._lock = threading.Lock()
+
+    @property
+    def llama(self) -> Any:
+        """The loaded model (loads on first use)."""
+        return _load(str(self.path), self.n_threads, self.n_ctx)
+
+    def complete(self, prompt: str, sampling: dict[str, Any]) -> Iterator[Piece]:
+        """Stream tokens; one completion at a time per engine (llama.cpp contexts are not shared)."""
+        llama = self.llama
+        args = {k: v for k, v in sampling.items() if k in _LLAMA_ARGS and v is not None}
+        args.setdefault("max_tokens", DEFAULT_MAX_TOKENS)
+        args["stop"] = list(dict.fromkeys([*STOP, *(args.get("stop") or [])]))
+        prompt_tokens = len(llama.tokenize(prompt.encode("utf-8"), add_bos=False, special=True))
+        count = 0
+        with self._lock:
+            for chunk in llama.create_completion(prompt, stream=True, **args):
+                choice = chunk["choices"][0]
+                count += 1
+                finish = choice.get("finish_reason")
+                yield Piece(
+                    text=choice.get("text") or "",
+                    finish_reason=finish,
+                    prompt_tokens=prompt_tokens if finish else 0,
+                    completion_tokens=count if finish else 0,
+                )
+
+
+_LLAMA_ARGS = {"temperature", "top_p", "top_k", "min_p", "max_tokens", "stop", "seed", "repeat_penalty"}
+
+
+def default_threads() -> int:
+    """``QWENGRAPH_THREADS`` if set, else every core (2 threads collapse if another process holds a core)."""
+    env = os.environ.get("QWENGRAPH_THREADS")
+    if env:
+        if not env.isdigit() or int(env) < 1:
+            raise ConfigError(f"QWENGRAPH_THREADS must be a positive integer, not {env!r}")
+        return int(env)
+    return os.cpu_count() or 1
+
+
+@lru_cache(maxsize=4)
+def _load(path: str, n_threads: int, n_ctx: int) -> Any:
+    try:
+        import llama_cpp  # noqa: PLC0415 - optional extra, imported only when a local model runs
+    except ImportError:
+        raise ConfigError(
+            "local models need llama-cpp-python: pip install 'qwengraph[local]' (or `make setup-local`)"
+        ) from None
+    if not Path(path).is_file():
+        raise ConfigError(f"no GGUF file at {path}")
+    try:
+        return llama_cpp.Llama(model_path=path, n_ctx=n_ctx, n_threads=n_threads, verbose=False)
+    except ValueError as err:
+        raise ModelError(f"llama.cpp could not load {path}: {err}") from None
+
+
+class LocalTransport:
+    """Chat on an in-process engine; the engine is resolved from a catalogue name or a path."""
+
+    def __init__(self, spec: str, *, engine: Engine | None = None, family: ChatFamily | None = None) -> None:
+        self.spec = spec
+        self._engine = engine
+        self.family = family or _family_of(spec)
+
+    @property
+    def engine(self) -> Engine:
+        """The engine for the next call: the open cassette's replay, a recording wrapper, or llama.cpp."""
+        cassette = active()
+        if isinstance(cassette, Replayer):
+            return ReplayEngine(cassette, self.spec)
+        if self._engine is None:
+            self._engine = LlamaEngine(resolve_local(self.spec))
+        if isinstance(cassette, Recorder):
+            return RecordingEngine(self._engine, cassette, self.spec)
+        return self._engine
+
+    def prompt(self, request: ChatRequest) -> str:
+        """The rendered ChatML prompt, with the forced-call prefill when a tool is required."""
+        text = render_chatml(request.messages, request.tools, think=request.think, family=self.family)
+        if request.tools and request.tool_choice == "required":
+            text += FORCED_CALL_PREFILL
+        return text
+
+    def chat(self, request: ChatRequest) -> Iterator[Delta]:
+        """Complete the rendered prompt and yield deltas (one when not streaming)."""
+        prompt = self.prompt(request)
+        prefill = FORCED_CALL_PREFILL if prompt.endswith(FORCED_CALL_PREFILL) else ""
+        names = [t["function"]["name"] for t in request.tools]
+        assembler = DeltaAssembler(
+            think=request.think,
+            tool_names=names,
+            expect_thinking=self.family == "qwen3" and request.think is not False,
+        )
+        deltas: list[Delta] = []
+        finish: str | None = None
+        usage = Usage()
+        if prefill:
+            first = assembler.feed(content=prefill)
+            if first is not None:
+                deltas.append(first)
+        for piece in self.engine.complete(prompt, request.sampling):
+            if piece.text:
+                delta = assembler.feed(content=piece.text)
+                if delta is not None:
+                    deltas.append(delta)
+            if piece.finish_reason:
+                finish = piece.finish_reason
+                usage = Usage(prompt_tokens=piece.prompt_tokens, completion_tokens=piece.completion_tokens)
+            if request.stream:
+                yield from deltas
+                deltas.clear()
+        deltas.append(assembler.finish(finish, usage))
+        if request.stream:
+            yield from deltas
+        else:
+            yield _merge(deltas)
+
+    async def achat(self, request: ChatRequest) -> AsyncIterator[Delta]:
+        """Run :meth:`chat` in a worker thread and hand its deltas to the event loop."""
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[Delta | BaseException | None] = asyncio.Queue()
+
+        def produce() -> None:
+            try:
+                for delta in self.chat(request):
+                    loop.call_soon_threadsafe(queue.put_nowait, delta)
+            except BaseException as err:  # noqa: BLE001 - handed to the consumer, which re-raises it
+                loop.call_soon_threadsafe(queue.put_nowait, err)
+            loop.call_soon_threadsafe(queue.put_nowait, None)
+
+        worker = threading.Thread(target=produce, daemon=True)
+        worker.start()
+        while (item := await queue.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def close(self) -> None:
+        """Nothing to release: engines stay warm for the process."""
+
+
+def _family_of(spec: str) -> ChatFamily:
+    return "qwen3" if "qwen3" in Path(spec).name.lower() else "qwen2.5"
+
+
+def _merge(deltas: list[Delta]) -> Delta:
+    out = Delta()
+    for d in deltas:
+        out.thinking += d.thinking
+        out.text += d.text
+        out.tool_calls.extend(d.tool_calls)
+        out.bad_tool_calls.extend(d.bad_tool_calls)
+        out.finish_reason = d.finish_reason or out.finish_reason
+        out.usage = d.usage or out.usage
+    return out
+
+
+LOCAL_PATH = "/local/completion"
+
+
+class RecordingEngine:
+    """Runs a real engine and records each completion into the open cassette."""
+
+    def __init__(self, inner: Engine, recorder: Recorder, spec: str) -> None:
+        self.inner, self.recorder, self.spec = inner, recorder, spec
+
+    def complete(self, prompt: str, sampling: dict[str, Any]) -> Iterator[Piece]:
+        """Stream from the real engine, then store prompt, sampling and pieces."""
+        pieces: list[Piece] = []
+        try:
+            for piece in self.inner.complete(prompt, sampling):
+                pieces.append(piece)
+                yield piece
+        finally:
+            self.recorder.add(
+                {
+                    "request": {
+                        "method": "POST",
+                        "path": LOCAL_PATH,
+                        "json": _local_request(self.spec, prompt, sampling),
+                    },
+                    "response": {"status": 200, "ndjson": [asdict(p) for p in pieces]},
+                }
+            )
+
+
+class ReplayEngine:
+    """Serves completions from the open cassette: no llama.cpp, no weights."""
+
+    def __init__(self, replayer: Replayer, spec: str) -> None:
+        self.replayer, self.spec = replayer, spec
+
+    def complete(self, prompt: str, sampling: dict[str, Any]) -> Iterator[Piece]:
+        """The recorded pieces for this exact prompt and sampling (drift raises ``CassetteError``)."""
+        request = {"method": "POST", "path": LOCAL_PATH, "json": _local_request(self.spec, prompt, sampling)}
+        response = self.replayer.take(request)
+        for item in response.get("ndjson") or []:
+            yield Piece(**item)
+
+
+def _local_request(spec: str, prompt: str, sampling: dict[str, Any]) -> dict[str, Any]:
+    return {"model": spec, "prompt": prompt, "sampling": json.loads(json.dumps(sampling))}

@@ -1,0 +1,207 @@
+"""Ollama's native API (``/api/chat``) through the official ``ollama`` client.
+
+Wire facts this module relies on: thinking arrives in ``message.thinking`` (older servers inline
+``<think>`` in ``content``); tool calls arrive whole, arguments as a JSON object; the thinking
+switch is the top-level ``think`` field; sampling goes under ``options`` (``num_predict`` is the
+token limit); an unknown model is HTTP 404.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator, Mapping
+from typing import Any
+
+import httpx
+import ollama
+
+from graphs.errors import ModelError, ModelNotFound, ServerError, ServerUnavailable
+from graphs.models.qwen import field_thinking, structured_tool_calls
+from graphs.models.transports.assemble import DeltaAssembler
+from graphs.models.transports.base import ChatRequest, Delta, Usage
+from graphs.models.transports.retry import RetryPolicy, aretrying, final_error, retrying
+
+DEFAULT_BASE_URL = "http://localhost:11434"
+
+
+class OllamaTransport:
+    """Talks to one Ollama server; one sync and one async client, created on first use."""
+
+    def __init__(
+        self,
+        base_url: str = DEFAULT_BASE_URL,
+        *,
+        retry: RetryPolicy | None = None,
+        expect_thinking: bool = False,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.retry = retry or RetryPolicy()
+        self.expect_thinking = expect_thinking
+        self._client: ollama.Client | None = None
+        self._aclient: ollama.AsyncClient | None = None
+
+    def _timeout(self) -> httpx.Timeout:
+        return httpx.Timeout(self.retry.read_timeout, connect=self.retry.connect_timeout)
+
+    @property
+    def client(self) -> ollama.Client:
+        """The sync client (created lazily so that cassettes patch the transport it uses)."""
+        if self._client is None:
+            self._client = ollama.Client(host=self.base_url, timeout=self._timeout())
+        return self._client
+
+    @property
+    def aclient(self) -> ollama.AsyncClient:
+        """The async client."""
+        if self._aclient is None:
+            self._aclient = ollama.AsyncClient(host=self.base_url, timeout=self._timeout())
+        return self._aclient
+
+    def chat(self, request: ChatRequest) -> Iterator[Delta]:
+        """Send ``request`` to ``/api/chat`` and yield deltas, retrying before the first one."""
+        return retrying(self.retry, lambda: self._chat_once(request), self._final)
+
+    def achat(self, request: ChatRequest) -> AsyncIterator[Delta]:
+        """Async twin of :meth:`chat`."""
+        return aretrying(self.retry, lambda: self._achat_once(request), self._final)
+
+    def close(self) -> None:
+        """Close the sync client (the async one closes with its event loop's transports)."""
+        if self._client is not None:
+            self._client.close()  # type: ignore[no-untyped-call]  # the ollama client is untyped
+            self._client = None
+
+    def _chat_once(self, request: ChatRequest) -> Iterator[Delta]:
+        kwargs = ollama_kwargs(request)
+        assembler = self._assembler(request)
+        try:
+            if request.stream:
+                last: Mapping[str, Any] = {}
+                for part in self.client.chat(**kwargs, stream=True):
+                    last = part.model_dump(exclude_none=True)
+                    delta = _feed(assembler, last)
+                    if delta is not None:
+                        yield delta
+                yield assembler.finish(last.get("done_reason"), ollama_usage(last))
+            else:
+                body = self.client.chat(**kwargs, stream=False).model_dump(exclude_none=True)
+                delta = _feed(assembler, body)
+                if delta is not None:
+                    yield delta
+                yield assembler.finish(body.get("done_reason"), ollama_usage(body))
+        except (ollama.ResponseError, ConnectionError, httpx.HTTPError) as exc:
+            raise self._translate(exc, request.model) from None
+
+    async def _achat_once(self, request: ChatRequest) -> AsyncIterator[Delta]:
+        kwargs = ollama_kwargs(request)
+        assembler = self._assembler(request)
+        try:
+            if request.stream:
+                last: Mapping[str, Any] = {}
+                async for part in await self.aclient.chat(**kwargs, stream=True):
+                    last = part.model_dump(exclude_none=True)
+                    delta = _feed(assembler, last)
+                    if delta is not None:
+                        yield delta
+                yield assembler.finish(last.get("done_reason"), ollama_usage(last))
+            else:
+                response = await self.aclient.chat(**kwargs, stream=False)
+                body = response.model_dump(exclude_none=True)
+                delta = _feed(assembler, body)
+                if delta is not None:
+                    yield delta
+                yield assembler.finish(body.get("done_reason"), ollama_usage(body))
+        except (ollama.ResponseError, ConnectionError, httpx.HTTPError) as exc:
+            raise self._translate(exc, request.model) from None
+
+    def _assembler(self, request: ChatRequest) -> DeltaAssembler:
+        names = [t["function"]["name"] for t in request.tools]
+        return DeltaAssembler(think=request.think, tool_names=names, expect_thinking=self.expect_thinking)
+
+    def _translate(self, exc: Exception, model: str) -> ModelError:
+        url = f"{self.base_url}/api/chat"
+        if isinstance(exc, ollama.ResponseError):
+            if exc.status_code == 404:
+                return ModelNotFound(
+                    f"Ollama at {self.base_url} has no model {model!r}: run `ollama pull {model}` "
+                    f"(server said: {exc.error})",
+                    model=model,
+                    url=url,
+                )
+            status = exc.status_code if exc.status_code > 0 else 500
+            return ServerError(
+                f"Ollama at {self.base_url} answered HTTP {status}: {exc.error}",
+                url=url,
+                status=status,
+                body=str(exc.error),
+            )
+        if isinstance(exc, httpx.TimeoutException):
+            return ServerUnavailable(
+                f"Ollama at {self.base_url} timed out ({type(exc).__name__})", url=url, attempts=1
+            )
+        return ServerUnavailable(
+            f"cannot reach Ollama at {self.base_url}: is `ollama serve` running? ({_reason(exc)})",
+            url=url,
+            attempts=1,
+        )
+
+    @staticmethod
+    def _final(err: ModelError, attempts: int) -> ModelError:
+        return final_error(err, attempts)
+
+
+def ollama_kwargs(request: ChatRequest) -> dict[str, Any]:
+    """Keyword arguments for ``ollama.Client.chat`` from a neutral request."""
+    options: dict[str, Any] = {}
+    for key, value in request.sampling.items():
+        if value is None:
+            continue
+        options["num_predict" if key == "max_tokens" else key] = value
+    kwargs: dict[str, Any] = {
+        "model": request.model,
+        "messages": [ollama_message(m) for m in request.messages],
+    }
+    if request.tools and request.tool_choice != "none":
+        kwargs["tools"] = request.tools
+    if request.think is not None:
+        kwargs["think"] = request.think
+    if options:
+        kwargs["options"] = options
+    return kwargs
+
+
+def ollama_message(message: Mapping[str, Any]) -> dict[str, Any]:
+    """A neutral message in Ollama's native shape (tool-call arguments stay objects)."""
+    out: dict[str, Any] = {"role": message["role"], "content": message.get("content") or ""}
+    if message.get("tool_calls"):
+        out["tool_calls"] = [
+            {"function": {"name": c["name"], "arguments": c["args"]}} for c in message["tool_calls"]
+        ]
+    if message["role"] == "tool" and message.get("name"):
+        out["tool_name"] = message["name"]
+    return out
+
+
+def ollama_usage(body: Mapping[str, Any]) -> Usage | None:
+    """Token counts from a final Ollama response (``prompt_eval_count``, ``eval_count``)."""
+    if "eval_count" not in body and "prompt_eval_count" not in body:
+        return None
+    return Usage(
+        prompt_tokens=int(body.get("prompt_eval_count") or 0),
+        completion_tokens=int(body.get("eval_count") or 0),
+    )
+
+
+def _feed(assembler: DeltaAssembler, body: Mapping[str, Any]) -> Delta | None:
+    message = body.get("message") or {}
+    calls, bad = structured_tool_calls(message.get("tool_calls"))
+    return assembler.feed(
+        thinking=field_thinking(message),
+        content=message.get("content") or "",
+        tool_calls=calls,
+        bad_tool_calls=bad,
+    )
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -1,0 +1,286 @@
+"""OpenAI-compatible ``/v1/chat/completions`` over plain httpx.
+
+Serves vLLM, llama.cpp's server, SGLang, LM Studio and Ollama's ``/v1``. Wire facts: arguments of
+tool calls are JSON *strings*; streamed calls arrive as fragments keyed by ``index``; thinking is
+``reasoning`` (vLLM 0.17+, Ollama /v1), ``reasoning_content`` (older vLLM) or inline tags; the
+thinking switch is ``chat_template_kwargs.enable_thinking`` (vLLM, SGLang, llama.cpp) or, for
+servers without it, Qwen3's ``/think`` and ``/no_think`` soft switches. No SDK: the openai package
+adds milliseconds per call and nothing we need.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Iterator, Mapping
+from typing import Any, Literal
+
+import httpx
+
+from graphs.errors import ModelError, ModelNotFound, ResponseFormatError, ServerError, ServerUnavailable
+from graphs.models.qwen import field_thinking, soft_switch, structured_tool_calls
+from graphs.models.transports.assemble import DeltaAssembler
+from graphs.models.transports.base import ChatRequest, Delta, Usage
+from graphs.models.transports.retry import RetryPolicy, aretrying, final_error, retrying
+
+DEFAULT_BASE_URL = "http://localhost:8000/v1"
+ThinkSwitch = Literal["template_kwargs", "soft_switch"]
+
+
+class OpenAITransport:
+    """Talks to one OpenAI-compatible server; one pooled httpx client per transport."""
+
+    def __init__(
+        self,
+        base_url: str = DEFAULT_BASE_URL,
+        *,
+        api_key: str | None = None,
+        retry: RetryPolicy | None = None,
+        think_switch: ThinkSwitch = "template_kwargs",
+        expect_thinking: bool = False,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.api_key = api_key
+        self.retry = retry or RetryPolicy()
+        self.think_switch = think_switch
+        self.expect_thinking = expect_thinking
+        self._client: httpx.Client | None = None
+        self._aclient: httpx.AsyncClient | None = None
+
+    @property
+    def url(self) -> str:
+        """The chat completions endpoint."""
+        return f"{self.base_url}/chat/completions"
+
+    def _client_kwargs(self) -> dict[str, Any]:
+        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+        timeout = httpx.Timeout(self.retry.read_timeout, connect=self.retry.connect_timeout)
+        return {"headers": headers, "timeout": timeout}
+
+    @property
+    def client(self) -> httpx.Client:
+        """The sync client, created on first use."""
+        if self._client is None:
+            self._client = httpx.Client(**self._client_kwargs())
+        return self._client
+
+    @property
+    def aclient(self) -> httpx.AsyncClient:
+        """The async client, created on first use."""
+        if self._aclient is None:
+            self._aclient = httpx.AsyncClient(**self._client_kwargs())
+        return self._aclient
+
+    def chat(self, request: ChatRequest) -> Iterator[Delta]:
+        """POST the request and yield deltas, retrying before the first one."""
+        return retrying(self.retry, lambda: self._chat_once(request), final_error)
+
+    def achat(self, request: ChatRequest) -> AsyncIterator[Delta]:
+        """Async twin of :meth:`chat`."""
+        return aretrying(self.retry, lambda: self._achat_once(request), final_error)
+
+    def close(self) -> None:
+        """Close the sync client."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def payload(self, request: ChatRequest) -> dict[str, Any]:
+        """The JSON body for a neutral request."""
+        messages = [openai_message(m) for m in request.messages]
+        body: dict[str, Any] = {"model": request.model, "messages": messages, "stream": request.stream}
+        if request.stream:
+            body["stream_options"] = {"include_usage": True}
+        if request.tools:
+            body["tools"] = request.tools
+            if request.tool_choice:
+                body["tool_choice"] = request.tool_choice
+        body.update({k: v for k, v in request.sampling.items() if v is not None})
+        if request.think is not None:
+            if self.think_switch == "template_kwargs":
+                body["chat_template_kwargs"] = {"enable_thinking": request.think}
+            else:
+                _soft_switch_last_user(messages, request.think)
+        return body
+
+    def _chat_once(self, request: ChatRequest) -> Iterator[Delta]:
+        assembler = self._assembler(request)
+        try:
+            with self.client.stream("POST", self.url, json=self.payload(request)) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise self._status_error(response, request.model)
+                if request.stream:
+                    reader = _SSEReader(assembler)
+                    for line in response.iter_lines():
+                        yield from reader.line(line)
+                    yield reader.finish()
+                else:
+                    response.read()
+                    yield from _whole(assembler, _json(response))
+        except httpx.HTTPError as exc:
+            raise self._transport_error(exc) from None
+
+    async def _achat_once(self, request: ChatRequest) -> AsyncIterator[Delta]:
+        assembler = self._assembler(request)
+        try:
+            async with self.aclient.stream("POST", self.url, json=self.payload(request)) as response:
+                if response.status_code >= 400:
+                    await response.aread()
+                    raise self._status_error(response, request.model)
+                if request.stream:
+                    reader = _SSEReader(assembler)
+                    async for line in response.aiter_lines():
+                        for delta in reader.line(line):
+                            yield delta
+                    yield reader.finish()
+                else:
+                    await response.aread()
+                    for delta in _whole(assembler, _json(response)):
+                        yield delta
+        except httpx.HTTPError as exc:
+            raise self._transport_error(exc) from None
+
+    def _assembler(self, request: ChatRequest) -> DeltaAssembler:
+        names = [t["function"]["name"] for t in request.tools]
+        return DeltaAssembler(think=request.think, tool_names=names, expect_thinking=self.expect_thinking)
+
+    def _status_error(self, response: httpx.Response, model: str) -> ModelError:
+        text = response.text
+        try:
+            detail = json.loads(text)
+        except ValueError:
+            detail = text
+        message = _error_message(detail) or text[:300]
+        if response.status_code == 404 and ("model" in message.lower() or "not found" in message.lower()):
+            return ModelNotFound(
+                f"the server at {self.base_url} does not serve model {model!r} (server said: {message}); "
+                "check the served model name (GET /v1/models)",
+                model=model,
+                url=self.url,
+            )
+        return ServerError(
+            f"{self.url} answered HTTP {response.status_code}: {message}",
+            url=self.url,
+            status=response.status_code,
+            body=text,
+        )
+
+    def _transport_error(self, exc: httpx.HTTPError) -> ModelError:
+        if isinstance(exc, httpx.TimeoutException):
+            return ServerUnavailable(f"{self.url} timed out ({type(exc).__name__})", url=self.url, attempts=1)
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return ServerUnavailable(f"cannot reach {self.base_url}: {reason}", url=self.url, attempts=1)
+
+
+def openai_message(message: Mapping[str, Any]) -> dict[str, Any]:
+    """A neutral message in OpenAI's shape (tool-call arguments as JSON strings)."""
+    role = message["role"]
+    out: dict[str, Any] = {"role": role, "content": message.get("content") or ""}
+    if message.get("tool_calls"):
+        out["tool_calls"] = [
+            {
+                "id": c["id"],
+                "type": "function",
+                "function": {"name": c["name"], "arguments": json.dumps(c["args"], ensure_ascii=False)},
+            }
+            for c in message["tool_calls"]
+        ]
+    if role == "tool":
+        out["tool_call_id"] = message.get("tool_call_id") or ""
+    return out
+
+
+def openai_usage(body: Mapping[str, Any] | None) -> Usage | None:
+    """Token counts from an OpenAI ``usage`` object (reasoning tokens where the server reports them)."""
+    if not body:
+        return None
+    details = body.get("completion_tokens_details") or {}
+    reasoning = details.get("reasoning_tokens") if isinstance(details, Mapping) else None
+    return Usage(
+        prompt_tokens=int(body.get("prompt_tokens") or 0),
+        completion_tokens=int(body.get("completion_tokens") or 0),
+        thinking_tokens=int(reasoning) if reasoning is not None else None,
+    )
+
+
+class _SSEReader:
+    """Reads one SSE stream: feeds the assembler and remembers the finish reason and usage."""
+
+    def __init__(self, assembler: DeltaAssembler) -> None:
+        self.assembler = assembler
+        self.finish_reason: str | None = None
+        self.usage: Usage | None = None
+
+    def line(self, line: str) -> Iterator[Delta]:
+        """Handle one line of the event stream."""
+        if not line.startswith("data:"):
+            return
+        data = line[5:].strip()
+        if not data or data == "[DONE]":
+            return
+        try:
+            chunk = json.loads(data)
+        except ValueError:
+            raise ResponseFormatError(f"server sent an SSE event that is not JSON: {data[:200]!r}") from None
+        if "error" in chunk:
+            message = _error_message(chunk)
+            raise ServerError(
+                f"server reported an error mid-stream: {message}", url="", status=500, body=data
+            )
+        if chunk.get("usage"):
+            self.usage = openai_usage(chunk["usage"])
+        for choice in chunk.get("choices") or []:
+            delta = choice.get("delta") or {}
+            self.finish_reason = choice.get("finish_reason") or self.finish_reason
+            self.assembler.feed_tool_deltas(delta.get("tool_calls"))
+            out = self.assembler.feed(thinking=field_thinking(delta), content=delta.get("content") or "")
+            if out is not None:
+                yield out
+
+    def finish(self) -> Delta:
+        """The closing delta of the stream."""
+        return self.assembler.finish(self.finish_reason, self.usage)
+
+
+def _whole(assembler: DeltaAssembler, body: Mapping[str, Any]) -> Iterator[Delta]:
+    choices = body.get("choices")
+    if not choices:
+        raise ResponseFormatError(f"response has no choices: {json.dumps(body)[:300]}")
+    choice = choices[0]
+    message = choice.get("message") or {}
+    calls, bad = structured_tool_calls(message.get("tool_calls"))
+    delta = assembler.feed(
+        thinking=field_thinking(message),
+        content=message.get("content") or "",
+        tool_calls=calls,
+        bad_tool_calls=bad,
+    )
+    if delta is not None:
+        yield delta
+    yield assembler.finish(choice.get("finish_reason"), openai_usage(body.get("usage")))
+
+
+def _json(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        raise ResponseFormatError(f"server answered with non-JSON: {response.text[:200]!r}") from None
+    if not isinstance(body, dict):
+        raise ResponseFormatError(f"server answered with JSON that is not an object: {response.text[:200]!r}")
+    return body
+
+
+def _error_message(detail: Any) -> str:
+    if isinstance(detail, Mapping):
+        err = detail.get("error", detail.get("message", detail.get("detail")))
+        if isinstance(err, Mapping):
+            return str(err.get("message") or err)
+        return str(err) if err is not None else ""
+    return str(detail)
+
+
+def _soft_switch_last_user(messages: list[dict[str, Any]], think: bool) -> None:
+    for message in reversed(messages):
+        if message["role"] == "user":
+            message["content"] = soft_switch(message["content"], think)
+            return
