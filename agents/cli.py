@@ -115,6 +115,12 @@ def run_command(
     timeout: Annotated[
         float, typer.Option(min=0.01, help="Seconds to wait for the server per request.")
     ] = 300.0,
+    force_tool: Annotated[
+        bool | None,
+        typer.Option(
+            "--force-tool/--no-force-tool", help="First model call must use a tool (default: local models)."
+        ),
+    ] = None,
 ) -> None:
     """Run the ReAct agent (calculator tool) on PROMPT."""
     if not prompt.strip():
@@ -129,6 +135,7 @@ def run_command(
             think=think if think is not None else True,
             stream=not no_stream,
             max_steps=max_steps,
+            force_tool=force_tool,
             on_event=on_event,
         )
     if as_json:

@@ -46,6 +46,7 @@ def run(
     stream: bool = True,
     max_steps: int = 8,
     tools: Sequence[BaseTool] | None = None,
+    force_tool: bool | None = None,
     on_event: Callable[[Event], None] | None = None,
     chat_model: ChatQwen | None = None,
 ) -> RunSummary:
@@ -59,14 +60,22 @@ def run(
         stream: stream from the server (thinking and answer arrive piece by piece).
         max_steps: model calls allowed before the run stops with a clear message.
         tools: tools to offer; the calculator by default.
+        force_tool: make the first model call a tool call; ``None``: yes for ``local:`` models
+            (small models otherwise compute in their head), no for servers.
         on_event: called with each :class:`Event` as it happens (the CLI's display).
         chat_model: a ready model, instead of building one from ``model``.
     """
     llm = chat_model or ChatQwen(model=resolve_model(model), base_url=base_url)
     if not stream:
         llm = llm.model_copy(update={"disable_streaming": True})
+    if force_tool is None:
+        force_tool = llm.model.startswith("local:")
     graph = build_react(
-        llm, list(tools) if tools is not None else default_tools(), max_steps=max_steps, think=think
+        llm,
+        list(tools) if tools is not None else default_tools(),
+        max_steps=max_steps,
+        think=think,
+        force_tool=force_tool,
     )
     inputs: ReactState = {"messages": [HumanMessage(content=prompt)], "steps": 0}
     final: dict[str, Any] = {}

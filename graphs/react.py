@@ -49,6 +49,7 @@ def build_react(
     max_steps: int = 8,
     think: bool | None = True,
     tool_timeout: float = 30.0,
+    force_tool: bool = False,
     checkpointer: Checkpointer = None,
 ) -> CompiledStateGraph[ReactState, None, ReactState, ReactState]:
     """Compile a ReAct graph for ``model`` and ``tools``.
@@ -60,6 +61,9 @@ def build_react(
         max_steps: model calls allowed per run before it stops with a clear message.
         think: thinking for the model calls (``None`` leaves it to the server).
         tool_timeout: seconds one tool call may take.
+        force_tool: make the first model call of a run a tool call (``tool_choice="required"``;
+            on local models a prefilled ``<tool_call>``). Small models that would otherwise do
+            arithmetic in their head need this; later calls choose freely.
         checkpointer: a LangGraph checkpointer for threads and resume.
     """
     by_name = {t.name: t for t in tools}
@@ -69,8 +73,9 @@ def build_react(
         raise ValueError("max_steps must be at least 1")
     system = system_prompt or prompts.render("react", tool_names=sorted(by_name))
     bound: Any = model.bind_tools(list(tools)) if tools else model
+    forced: Any = model.bind_tools(list(tools), tool_choice="required") if tools and force_tool else bound
     if isinstance(model, ChatQwen) and think is not None:
-        bound = bound.bind(think=think)
+        bound, forced = bound.bind(think=think), forced.bind(think=think)
 
     def call_model(state: ReactState, config: RunnableConfig) -> dict[str, Any]:
         steps = state.get("steps", 0)
@@ -80,7 +85,8 @@ def build_react(
                 "(raise --max-steps to allow more)."
             )
             return {"messages": [AIMessage(content=note, response_metadata={"qwengraph": STEP_LIMIT_MARK})]}
-        response = bound.invoke([SystemMessage(content=system), *state["messages"]], config)
+        chooser = forced if steps == 0 else bound
+        response = chooser.invoke([SystemMessage(content=system), *state["messages"]], config)
         return {"messages": [response], "steps": steps + 1}
 
     def run_tools(state: ReactState, config: RunnableConfig) -> dict[str, Any]:
@@ -100,9 +106,21 @@ def build_react(
 def route(state: ReactState) -> str:
     """Go to the tools when the last model turn asked for any (or wrote an unreadable call)."""
     last = state["messages"][-1]
-    if isinstance(last, AIMessage) and (last.tool_calls or last.invalid_tool_calls):
+    if isinstance(last, AIMessage) and (last.tool_calls or unreadable_calls(last)):
         return "run_tools"
     return END
+
+
+def unreadable_calls(message: AIMessage) -> list[dict[str, Any]]:
+    """Tool calls the model wrote but nobody could read, each with its ``error``.
+
+    ``ChatQwen`` keeps them (with precise errors) in ``response_metadata["bad_tool_calls"]``, which
+    survives the merging of streamed chunks; other chat models report ``invalid_tool_calls``.
+    """
+    found: list[dict[str, Any]] = list(message.response_metadata.get("bad_tool_calls") or [])
+    known = {b.get("id") for b in found if b.get("id")}
+    found.extend(dict(c) for c in message.invalid_tool_calls if not c.get("id") or c.get("id") not in known)
+    return found
 
 
 def execute_tool_calls(
@@ -144,7 +162,7 @@ def execute_tool_calls(
             continue
         content, status = outcomes[dup if dup is not None else call_id]
         results.append(ToolMessage(content=content, tool_call_id=call_id, name=call["name"], status=status))
-    for bad in message.invalid_tool_calls:
+    for bad in unreadable_calls(message):
         results.append(
             HumanMessage(
                 content=(

@@ -135,7 +135,10 @@ class ChatQwen(BaseChatModel):
     ) -> ChatRequest:
         """The neutral request for ``messages`` with per-call overrides (``think``, ``tools``...)."""
         think = kwargs.get("think", self.think)
-        sampling: dict[str, Any] = dict(sampling_defaults(think is not False))
+        can_think = bool(getattr(self.get_transport(), "can_think", True))
+        if not can_think:  # e.g. a Qwen2.5 GGUF: no thinking mode, so its sampling is the plain one
+            think = None
+        sampling: dict[str, Any] = dict(sampling_defaults(can_think and think is not False))
         for key in ("temperature", "top_p", "top_k", "max_tokens", "seed"):
             value = kwargs.get(key, getattr(self, key))
             if value is not None:

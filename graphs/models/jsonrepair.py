@@ -44,7 +44,7 @@ def repair_json(raw: str) -> Any:
 
     Repaired: surrounding whitespace and a code fence, trailing commas, single-quoted strings and
     keys, Python ``True``/``False``/``None``, ``\\'`` escapes, raw control characters inside strings,
-    and containers still open at the end of the text.
+    containers still open at the end of the text, and typographic quotes used as delimiters.
 
     Raises:
         JSONRepairError: a ``ValueError`` with what is wrong and where, e.g.
@@ -82,7 +82,22 @@ def parse_prefix(
     try:
         return _parse(text, start, stop)
     except _Unreadable as exc:
-        raise _located(exc, text, start if origin is None else origin, stop) from None
+        first = exc
+    # Small models sometimes write typographic quotes as JSON delimiters (“name”: “calculator”).
+    # Only when the text cannot be read as it is are they taken as plain quotes; the swap keeps
+    # every index, so positions and the returned end stay right. Only the part read before the
+    # failure is looked at: without a typographic quote there, the retry would fail the same way
+    # (and looking further would make hostile input quadratic).
+    if _CURLY_QUOTES.intersection(text[start : min(stop, first.pos + 1)]):
+        try:
+            return _parse(text.translate(_STRAIGHTEN), start, stop)
+        except _Unreadable:
+            pass
+    raise _located(first, text, start if origin is None else origin, stop) from None
+
+
+_CURLY_QUOTES = frozenset("\u201c\u201d")
+_STRAIGHTEN = str.maketrans({"\u201c": '"', "\u201d": '"'})
 
 
 def _parse(text: str, start: int, stop: int) -> tuple[Any, int]:

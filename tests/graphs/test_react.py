@@ -166,3 +166,21 @@ def test_execute_tool_calls_without_calls_returns_nothing():
     from langchain_core.messages import AIMessage
 
     assert execute_tool_calls(AIMessage(content="x"), {"calculator": calculator}, 1.0) == []
+
+
+@pytest.mark.parametrize("stream", [True, False])
+def test_unreadable_call_is_corrected_when_streaming_too(stream: bool) -> None:
+    """Streamed chunks lose invalid_tool_calls' errors in LangChain's merge; the graph must not."""
+    fake = ScriptedTransport([turn(bad="a <tool_call> must hold a name"), turn("fixed")])
+    summary = run("x", chat_model=ChatQwen(model="ollama:q", transport=fake), stream=stream)
+    assert summary.answer == "fixed"
+    assert "a <tool_call> must hold a name" in fake.requests[1].messages[-1]["content"]
+
+
+def test_force_tool_requires_a_call_on_the_first_step_only() -> None:
+    model, fake = scripted(turn(tool=("calculator", {"expression": "1+1"})), turn("2"))
+    invoke(model, [calculator], force_tool=True)
+    assert [r.tool_choice for r in fake.requests] == ["required", None]
+    model, fake = scripted(turn("2"))
+    invoke(model, [calculator])
+    assert fake.requests[0].tool_choice is None

@@ -13,7 +13,13 @@ from graphs.errors import CassetteError, ConfigError
 from graphs.models.cassette import record, replay
 from graphs.models.chat import ChatQwen
 from graphs.models.transports.base import ChatRequest
-from graphs.models.transports.local import FORCED_CALL_PREFILL, LocalTransport, Piece, default_threads
+from graphs.models.transports.local import (
+    FORCED_CALL_PREFILL,
+    JSONEnd,
+    LocalTransport,
+    Piece,
+    default_threads,
+)
 from graphs.summary import reasoning_text
 from tools import calculator
 
@@ -56,13 +62,23 @@ def test_prompt_is_qwen_chatml_with_tools() -> None:
 
 
 def test_required_tool_choice_prefills_the_call_and_parses_it() -> None:
-    engine = FakeEngine('"name": "calculator", "arguments": {"expression": "17*23"}}\n')
+    """Generation stops once the forced call's JSON closes: what a small model adds is dropped."""
+    engine = FakeEngine('calculator", "arguments": {"expression": "17*23"}}\nThe answer is 17*23 = 391.')
     transport = LocalTransport("x", engine=engine)
     deltas = list(transport.chat(request(tools=TOOLS, tool_choice="required")))
     assert engine.prompts[0].endswith("<|im_start|>assistant\n" + FORCED_CALL_PREFILL)
     calls = [c for d in deltas for c in d.tool_calls]
     assert [(c.name, c.args) for c in calls] == [("calculator", {"expression": "17*23"})]
     assert "".join(d.text for d in deltas) == ""
+    assert deltas[-1].finish_reason == "tool_calls"
+    assert deltas[-1].usage is not None and deltas[-1].usage.completion_tokens < 20
+
+
+def test_json_end_respects_strings_and_typographic_quotes() -> None:
+    end = JSONEnd('{"name": "')
+    assert end.feed('calc}", "arguments": {"e": "a\\"}"}') is None
+    assert end.feed("}\ntrailing") == 1
+    assert JSONEnd("{").feed("\u201cname\u201d: \u201c}\u201d}") == 12
 
 
 @pytest.mark.parametrize(
@@ -143,3 +159,16 @@ def test_missing_model_and_bad_threads_are_config_errors(monkeypatch, tmp_path) 
         default_threads()
     monkeypatch.setenv("QWENGRAPH_THREADS", "3")
     assert default_threads() == 3
+
+
+def test_qwen25_models_get_plain_sampling_and_no_think_flag() -> None:
+    engine = FakeEngine("ok", "ok")
+    llm = model(engine)
+    assert llm.build_request([HumanMessage("hi")], None, stream=False, think=True).think is None
+    llm.invoke("hi", think=True)
+    assert engine.sampling[0]["temperature"] == 0.7 and engine.sampling[0]["top_p"] == 0.8
+    qwen3 = model(FakeEngine("ok"), spec="/m/qwen3-1.7b.gguf")
+    assert (
+        qwen3.build_request([HumanMessage("hi")], None, stream=False, think=True).sampling["temperature"]
+        == 0.6
+    )

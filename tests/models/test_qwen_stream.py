@@ -610,3 +610,25 @@ def test_stream_of_half_a_megabyte_in_small_chunks(
             shown = [piece for i in range(0, len(content), 3) for piece in stream.feed(content[i : i + 3])]
             shown += stream.finish()[0]
             assert "".join(p.text for p in shown) == "".join(split_think(content))
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 1000])
+def test_bare_call_after_a_preamble_line_is_held_back_and_parsed(chunk: int) -> None:
+    """Seen from Qwen2.5-Coder-1.5B on llama.cpp: a sentence, a newline, then the call as bare JSON."""
+    call = '{"name": "calculator", "arguments": {"expression": "17*23"}}'
+    text = "Here's the calculation using the calculator tool:\n" + call
+    stream = ContentStream(detect_tool_calls=True)
+    pieces = [p for i in range(0, len(text), chunk) for p in stream.feed(text[i : i + chunk])]
+    rest, found = stream.finish(["calculator"])
+    shown = "".join(p.text for p in pieces + rest if p.kind == "text")
+    assert shown == "Here's the calculation using the calculator tool:"
+    assert [(c.name, c.args) for c in found.calls] == [("calculator", {"expression": "17*23"})]
+
+
+def test_a_json_answer_on_its_own_line_is_released_as_text() -> None:
+    text = 'The config is:\n{"retries": 3}'
+    stream = ContentStream(detect_tool_calls=True)
+    pieces = stream.feed(text)
+    rest, found = stream.finish(["calculator"])
+    assert "".join(p.text for p in pieces + rest) == text
+    assert found.calls == []

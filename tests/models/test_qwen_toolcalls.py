@@ -696,3 +696,18 @@ def test_text_tool_calls_hostile_megabyte(text: str, no_hang: NoHang) -> None:
         found = parse_text_tool_calls(text)
     assert len(found.calls) <= 1
     assert len(found.bad) <= 2
+
+
+def test_typographic_quotes_as_delimiters_are_repaired() -> None:
+    """Seen from Qwen2.5-Coder-1.5B on llama.cpp after a forced-call prefill."""
+    raw = (
+        "{\u201cname\u201d: \u201ccalculator\u201d, \u201carguments\u201d: "
+        '{"expression\u201d: \u201c(2020*1.15)^4\u201d}}'
+    )
+    assert repair_json(raw) == {"name": "calculator", "arguments": {"expression": "(2020*1.15)^4"}}
+    found = parse_text_tool_calls(f"<tool_call>\n{raw}\n</tool_call>")
+    assert [(c.name, c.args) for c in found.calls] == [("calculator", {"expression": "(2020*1.15)^4"})]
+
+
+def test_typographic_quotes_inside_strings_stay_text() -> None:
+    assert repair_json('{"quote": "he said \u201chi\u201d",}') == {"quote": "he said \u201chi\u201d"}

@@ -2,8 +2,11 @@
 
 No server: we render Qwen's ChatML prompt ourselves (tools in ``<tools>``, calls in
 ``<tool_call>``, results in ``<tool_response>``) and use raw completion, which lets us prefill the
-answer. Forcing a tool call prefills ``<tool_call>\\n{`` (prefilling only ``<tool_call>\\n`` makes
-small models stop at once). Output goes through the same dialect functions as every server.
+answer. Forcing a tool call prefills ``<tool_call>\\n{"name": "``: measured here on
+Qwen2.5-Coder-1.5B, prefilling only ``<tool_call>\\n{`` splits the model's own ``{"`` token and it
+stops at once (as it does after ``<tool_call>\\n``), while the longer prefill gave a call every
+time. Generation stops as soon as the forced call's JSON object closes, since small models go on
+to compute the answer themselves. Output goes through the same dialect functions as every server.
 
 The :class:`Engine` protocol is the seam: :class:`LlamaEngine` runs the model; cassettes record and
 replay at this seam (prompt and sampling in, completion text out), so replay needs neither
@@ -30,14 +33,17 @@ from graphs.models.install import resolve_local
 from graphs.models.transports.assemble import DeltaAssembler
 from graphs.models.transports.base import ChatRequest, Delta, Usage
 
-FORCED_CALL_PREFILL = "<tool_call>\n{"
+FORCED_CALL_PREFILL = '<tool_call>\n{"name": "'
 STOP = ["<|im_end|>", "<|endoftext|>", "</tool_call>"]
 DEFAULT_MAX_TOKENS = 1024
 
 
 @dataclass
 class Piece:
-    """A piece of completion text; the last one carries the finish reason and token counts."""
+    """A piece of completion text; the last one carries the finish reason and completion tokens.
+
+    ``prompt_tokens`` is set on the first and the last piece (a stream cut short still knows it).
+    """
 
     text: str
     finish_reason: str | None = None
@@ -83,7 +89,7 @@ class LlamaEngine:
                 yield Piece(
                     text=choice.get("text") or "",
                     finish_reason=finish,
-                    prompt_tokens=prompt_tokens if finish else 0,
+                    prompt_tokens=prompt_tokens if finish or count == 1 else 0,
                     completion_tokens=count if finish else 0,
                 )
 
@@ -137,6 +143,11 @@ class LocalTransport:
             return RecordingEngine(self._engine, cassette, self.spec)
         return self._engine
 
+    @property
+    def can_think(self) -> bool:
+        """Whether the model has a thinking mode (Qwen3 does; Qwen2.5 does not)."""
+        return self.family == "qwen3"
+
     def prompt(self, request: ChatRequest) -> str:
         """The rendered ChatML prompt, with the forced-call prefill when a tool is required."""
         text = render_chatml(request.messages, request.tools, think=request.think, family=self.family)
@@ -161,9 +172,18 @@ class LocalTransport:
             first = assembler.feed(content=prefill)
             if first is not None:
                 deltas.append(first)
-        for piece in self.engine.complete(prompt, request.sampling):
-            if piece.text:
-                delta = assembler.feed(content=piece.text)
+        closing = JSONEnd(prefill[len("<tool_call>\n") :]) if prefill else None
+        prompt_tokens = 0
+        pieces = self.engine.complete(prompt, request.sampling)
+        for produced, piece in enumerate(pieces, 1):
+            prompt_tokens = max(prompt_tokens, piece.prompt_tokens)
+            text = piece.text
+            if closing is not None and text:
+                cut = closing.feed(text)
+                if cut is not None:  # the forced call is complete: keep it, stop generating
+                    text, finish = text[:cut] + "\n</tool_call>", "tool_calls"
+            if text:
+                delta = assembler.feed(content=text)
                 if delta is not None:
                     deltas.append(delta)
             if piece.finish_reason:
@@ -172,6 +192,10 @@ class LocalTransport:
             if request.stream:
                 yield from deltas
                 deltas.clear()
+            if finish == "tool_calls":
+                usage = Usage(prompt_tokens=prompt_tokens, completion_tokens=produced)
+                _close(pieces)
+                break
         deltas.append(assembler.finish(finish, usage))
         if request.stream:
             yield from deltas
@@ -200,6 +224,43 @@ class LocalTransport:
 
     def close(self) -> None:
         """Nothing to release: engines stay warm for the process."""
+
+
+class JSONEnd:
+    """Finds where a JSON object ends in streamed text (strings and escapes respected)."""
+
+    def __init__(self, start: str = "") -> None:
+        self.depth = 0
+        self.in_string = False
+        self.escaped = False
+        self.feed(start)
+
+    def feed(self, text: str) -> int | None:
+        """Scan ``text``; return the index just after the closing brace, if it is in ``text``."""
+        for i, ch in enumerate(text):
+            if self.in_string:
+                if self.escaped:
+                    self.escaped = False
+                elif ch == "\\":
+                    self.escaped = True
+                elif ch in '"\u201d':
+                    self.in_string = False
+            elif ch in '"\u201c':
+                self.in_string = True
+            elif ch in "{[":
+                self.depth += 1
+            elif ch in "}]":
+                self.depth -= 1
+                if self.depth == 0:
+                    return i + 1
+        return None
+
+
+def _close(pieces: Iterator[Piece]) -> None:
+    """Close an engine stream that was cut short, so the engine stops generating."""
+    close = getattr(pieces, "close", None)
+    if close is not None:
+        close()
 
 
 def _family_of(spec: str) -> ChatFamily:
