@@ -31,12 +31,13 @@ Examples: 17*23, (1.15^5)*2, 2,480 + $2,500, 200*15%, 1/3, sqrt(2), round(2/3, 3
 - 2,480 is two thousand four hundred eighty; inside a function call commas separate arguments, \
 so write max(2480, 100).
 - Functions: sqrt, exp, log(x) (natural), log(x, base), log10, log2, sin, cos, tan, asin, acos, \
-atan (radians), abs, round(x, digits), floor, ceil, min, max, factorial, comb(n, k), perm(n, k). \
+atan (radians), abs, round(x, digits), floor, ceil, min, max, sum, mean (also avg), factorial, \
+comb(n, k), perm(n, k). \
 Constants: pi, e.
 - No variables, units, equations or text: put the numbers in.
 
-Result: an integer in full (391); a fraction exactly, with its decimal: 3/10 (= 0.3), \
-1/3 (≈ 0.333333333333); an irrational result as a decimal: ≈ 1.41421356237. \
+Result: an integer in full (391); otherwise the decimal first, then the exact fraction: \
+0.3 (exactly 3/10), ≈ 0.333333333333 (exactly 1/3); an irrational result: ≈ 1.41421356237. \
 On a problem the result starts with "Error:" and says what to change."""
 
 

@@ -102,8 +102,10 @@ def format_value(value: Value) -> str:
     """Format a result for the model.
 
     * integer: all digits, ``391``;
-    * fraction: ``3/10 (= 0.3)`` when a short decimal is exact, else ``1/3 (≈ 0.333333333333)``
-      (12 significant digits);
+    * fraction: the decimal first, then the exact value: ``0.3 (exactly 3/10)`` when a short
+      decimal is exact, else ``≈ 0.333333333333 (exactly 1/3)`` (12 significant digits). The
+      decimal leads because small models read the first number: with the fraction first,
+      Qwen2.5-Coder-1.5B reported ``32181715/8`` as "$32,181,715";
     * float (an irrational or approximate result): ``≈ 1.41421356237`` (12 significant digits).
     """
     if isinstance(value, int):
@@ -115,7 +117,8 @@ def format_value(value: Value) -> str:
             sign = "=" if Fraction(decimal) == value else "≈"
         else:
             sign = "="
-        return f"{int_to_str(value.numerator)}/{int_to_str(value.denominator)} ({sign} {decimal})"
+        approx = "" if sign == "=" else "≈ "
+        return f"{approx}{decimal} (exactly {int_to_str(value.numerator)}/{int_to_str(value.denominator)})"
     return f"≈ {value + 0.0:.{_SIGNIFICANT}g}"  # + 0.0 turns -0.0 into 0.0
 
 

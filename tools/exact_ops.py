@@ -303,6 +303,11 @@ def _combinatorial(name: str) -> Function:
     return apply
 
 
+def _exact(value: Value) -> Value:
+    """Keep floats as they are; give exact results their canonical form (``83``, not ``83/1``)."""
+    return value if isinstance(value, float) else normalize(value)
+
+
 FUNCTIONS: dict[str, Function] = {
     "sqrt": _sqrt,
     "log": _log,
@@ -320,6 +325,8 @@ FUNCTIONS: dict[str, Function] = {
     "ceil": lambda args, _limits: math.ceil(args[0]),
     "min": lambda args, _limits: min(args),
     "max": lambda args, _limits: max(args),
+    "sum": lambda args, _limits: _exact(sum(args, Fraction(0))),
+    "mean": lambda args, _limits: _exact(sum(args, Fraction(0)) / len(args)),
     "round": _round,
     "factorial": _factorial,
     "comb": _combinatorial("comb"),

@@ -108,10 +108,19 @@ ARITHMETIC = Grammar(
         "round": (1, 2),
         "min": (1, None),
         "max": (1, None),
+        "sum": (1, None),
+        "mean": (1, None),
         "comb": (2, 2),
         "perm": (1, 2),
     },
-    aliases={"ln": "log", "arcsin": "asin", "arccos": "acos", "arctan": "atan"},
+    aliases={
+        "ln": "log",
+        "arcsin": "asin",
+        "arccos": "acos",
+        "arctan": "atan",
+        "avg": "mean",
+        "average": "mean",
+    },
 )
 """The calculator's grammar: what :mod:`tools.exact` can evaluate."""
 
