@@ -1,0 +1,57 @@
+"""Real runs of the embedded local model (Qwen2.5-Coder-1.5B on llama.cpp), replayed offline.
+
+The cassettes in ``cassettes/local/`` were recorded by ``tests/bench/record_local.py`` from live
+runs on this project's machine; each keeps the live run's result in ``meta.result``. Replay needs
+neither llama.cpp nor the weights: the local transport serves the recorded completions for the exact
+rendered prompts, and the calculator really runs again.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from agents.runner import run
+from graphs.models.cassette import replay
+
+CASSETTES = sorted((Path(__file__).parent / "cassettes" / "local").glob("*.json"))
+# What the calculator must have returned in each recorded run (the model's own wording varies).
+TOOL_RESULTS = {
+    "calc_17x23": {"391"},
+    "shirt_discount": {"36"},
+    "revenue_2025": {"4022714.375", "4.022714375"},
+}
+
+
+def test_there_are_recordings_streamed_and_not() -> None:
+    names = {p.stem for p in CASSETTES}
+    for base in TOOL_RESULTS:
+        assert {f"{base}_stream", f"{base}_nostream"} <= names
+
+
+@pytest.mark.parametrize("path", CASSETTES, ids=[p.stem for p in CASSETTES])
+def test_replayed_run_matches_the_live_run(
+    path: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("QWENGRAPH_HOME", str(tmp_path))  # no installed model: replay must not need one
+    meta = json.loads(path.read_text())["meta"]
+    with replay(path):
+        result = run(meta["prompt"], model=meta["model"], stream=meta["stream"])
+    assert result.to_json() == meta["result"]
+    assert result.tool_calls, "the recorded run used the calculator"
+    assert all(call.name == "calculator" for call in result.tool_calls)
+    expected = TOOL_RESULTS[path.stem.rsplit("_", 1)[0]]
+    assert any(r.result.split(" ")[0] in expected for r in result.tool_calls), result.tool_calls
+    if path.stem.startswith(("calc_", "shirt_")):
+        assert next(iter(expected)) in result.answer
+
+
+def test_a_changed_prompt_drifts(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from graphs.errors import CassetteError
+
+    monkeypatch.setenv("QWENGRAPH_HOME", str(tmp_path))
+    path = next(p for p in CASSETTES if p.stem == "calc_17x23_stream")
+    with pytest.raises(CassetteError, match="drifted"), replay(path):
+        run("What is 18*23? Use the calculator.", model="local:qwen2.5-coder-1.5b")
