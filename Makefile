@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PACKAGES := agents tools graphs prompts
-DEMO_PROMPT ?= A company's revenue grows 15% a year from $$2M in 2020. Will it reach $$5M by 2025? If not, what yearly growth rate would it need?
+DEMO_PROMPT ?= A company's revenue grows 15% a year from \$$2M in 2020. Will it reach \$$5M by 2025? If not, what yearly growth rate would it need?
 
 .PHONY: setup setup-local test lint demo clean
 
