@@ -71,45 +71,30 @@ class OllamaTransport:
             self._client = None
 
     def _chat_once(self, request: ChatRequest) -> Iterator[Delta]:
-        kwargs = ollama_kwargs(request)
-        assembler = self._assembler(request)
+        reader = _Reader(self._assembler(request))
         try:
             if request.stream:
-                last: Mapping[str, Any] = {}
-                for part in self.client.chat(**kwargs, stream=True):
-                    last = part.model_dump(exclude_none=True)
-                    delta = _feed(assembler, last)
-                    if delta is not None:
-                        yield delta
-                yield assembler.finish(last.get("done_reason"), ollama_usage(last))
+                for part in self.client.chat(**ollama_kwargs(request), stream=True):
+                    yield from reader.body(part.model_dump(exclude_none=True))
             else:
-                body = self.client.chat(**kwargs, stream=False).model_dump(exclude_none=True)
-                delta = _feed(assembler, body)
-                if delta is not None:
-                    yield delta
-                yield assembler.finish(body.get("done_reason"), ollama_usage(body))
+                whole = self.client.chat(**ollama_kwargs(request), stream=False)
+                yield from reader.body(whole.model_dump(exclude_none=True))
+            yield reader.finish()
         except (ollama.ResponseError, ConnectionError, httpx.HTTPError) as exc:
             raise self._translate(exc, request.model) from None
 
     async def _achat_once(self, request: ChatRequest) -> AsyncIterator[Delta]:
-        kwargs = ollama_kwargs(request)
-        assembler = self._assembler(request)
+        reader = _Reader(self._assembler(request))
         try:
             if request.stream:
-                last: Mapping[str, Any] = {}
-                async for part in await self.aclient.chat(**kwargs, stream=True):
-                    last = part.model_dump(exclude_none=True)
-                    delta = _feed(assembler, last)
-                    if delta is not None:
+                async for part in await self.aclient.chat(**ollama_kwargs(request), stream=True):
+                    for delta in reader.body(part.model_dump(exclude_none=True)):
                         yield delta
-                yield assembler.finish(last.get("done_reason"), ollama_usage(last))
             else:
-                response = await self.aclient.chat(**kwargs, stream=False)
-                body = response.model_dump(exclude_none=True)
-                delta = _feed(assembler, body)
-                if delta is not None:
+                whole = await self.aclient.chat(**ollama_kwargs(request), stream=False)
+                for delta in reader.body(whole.model_dump(exclude_none=True)):
                     yield delta
-                yield assembler.finish(body.get("done_reason"), ollama_usage(body))
+            yield reader.finish()
         except (ollama.ResponseError, ConnectionError, httpx.HTTPError) as exc:
             raise self._translate(exc, request.model) from None
 
@@ -191,15 +176,30 @@ def ollama_usage(body: Mapping[str, Any]) -> Usage | None:
     )
 
 
-def _feed(assembler: DeltaAssembler, body: Mapping[str, Any]) -> Delta | None:
-    message = body.get("message") or {}
-    calls, bad = structured_tool_calls(message.get("tool_calls"))
-    return assembler.feed(
-        thinking=field_thinking(message),
-        content=message.get("content") or "",
-        tool_calls=calls,
-        bad_tool_calls=bad,
-    )
+class _Reader:
+    """Feeds Ollama response bodies (stream chunks or one whole answer) to the assembler."""
+
+    def __init__(self, assembler: DeltaAssembler) -> None:
+        self.assembler = assembler
+        self.last: Mapping[str, Any] = {}
+
+    def body(self, body: Mapping[str, Any]) -> Iterator[Delta]:
+        """Take one body; yield what can be shown now."""
+        self.last = body
+        message = body.get("message") or {}
+        calls, bad = structured_tool_calls(message.get("tool_calls"))
+        delta = self.assembler.feed(
+            thinking=field_thinking(message),
+            content=message.get("content") or "",
+            tool_calls=calls,
+            bad_tool_calls=bad,
+        )
+        if delta is not None:
+            yield delta
+
+    def finish(self) -> Delta:
+        """The closing delta, with the last body's done reason and token counts."""
+        return self.assembler.finish(self.last.get("done_reason"), ollama_usage(self.last))
 
 
 def _reason(exc: Exception) -> str:
