@@ -421,3 +421,12 @@ def test_plugin_fixture_records_then_replays(
     assert json.loads(path.read_text())["meta"]["test"].endswith("test_plugin_fixture_records_then_replays")
     with replay(path):
         assert httpx.get(f"{DEAD}/api/version").json() == live
+
+
+def test_saved_cassettes_are_readable_by_others(tmp_path) -> None:
+    import stat
+
+    from graphs.models.cassette import Cassette
+
+    path = Cassette({"format": 1}, [], tmp_path / "c.json").save()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
