@@ -18,6 +18,7 @@ from rich.console import Console
 
 import prompts
 from agents.cli_models import models_app
+from agents.cli_retrieval import register as register_retrieval
 from agents.runner import Event, run
 from agents.settings import resolve_model
 from graphs.errors import ConfigError, QwenGraphError
@@ -33,6 +34,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(models_app, name="models", help="Install and manage the embedded local models.")
+register_retrieval(app)
 
 
 def fail(message: str, code: int) -> typer.Exit:
