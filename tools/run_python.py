@@ -1,0 +1,104 @@
+"""The ``run_python`` tool: run model-written Python in a sandboxed session and report what happened.
+
+Errors follow :mod:`tools.calculator`: nothing is raised through LangChain. Problems of the code
+itself (exceptions, timeouts, memory) are ordinary results the model reads; problems of the runner
+(:class:`~tools.errors.ToolError`, e.g. no sandbox) come back as ``"Error: <message>"`` content with
+``status="error"`` via ``handle_tool_error``.
+"""
+
+from __future__ import annotations
+
+from langchain_core.tools import BaseTool, StructuredTool, ToolException
+from pydantic import BaseModel, Field
+
+from tools.code_runner.base import CodeSandbox, RunResult
+from tools.errors import ToolError
+
+__all__ = ["describe", "format_result", "make_run_python"]
+
+_TRACEBACK_CHARS = 2000
+
+
+def describe(sandbox: CodeSandbox) -> str:
+    """The tool description the model sees, with the sandbox's actual limits."""
+    limits = sandbox.limits
+    return (
+        "Run Python 3 code and get its output. Use it for any computation, data handling or check "
+        "that is easier in code than in your head.\n\n"
+        "- State persists between calls, like a notebook: variables, functions and imports stay "
+        "defined. If the value of the last line is not None it is printed, like in a notebook.\n"
+        "- Print what you need to see; only stdout, stderr and errors come back.\n"
+        "- Files you write go to the current directory (the only writable place).\n"
+        "- No network access; no package installs (the standard library and the installed packages, "
+        "e.g. numpy or sympy if present, are available).\n"
+        f"- Limits per call: {limits.wall_seconds:g} s wall time, {limits.cpu_seconds} s CPU, "
+        f"{limits.address_space // 2**20} MiB memory, {limits.output_bytes // 1024} KiB of output. "
+        "A timeout or crash restarts the session and its variables are lost."
+    )
+
+
+def _trim(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    return text[: limit // 2] + "\n[... trimmed ...]\n" + text[-limit // 2 :]
+
+
+def format_result(result: RunResult) -> str:
+    """The text the model reads: output, errors, and a clear note on limits hit."""
+    parts: list[str] = []
+    if result.state_lost and result.exit_reason not in ("timeout", "killed"):
+        parts.append("[Note: the session was restarted before this call; earlier variables are lost.]")
+    if result.stdout:
+        note = "\n[stdout truncated: output limit reached]" if result.stdout_truncated else ""
+        parts.append(f"stdout:\n{result.stdout.rstrip()}{note}")
+    if result.stderr:
+        note = "\n[stderr truncated: output limit reached]" if result.stderr_truncated else ""
+        parts.append(f"stderr:\n{result.stderr.rstrip()}{note}")
+    if result.exit_reason == "timeout":
+        parts.append(f"Timed out: {result.exception}. The session was restarted; earlier variables are lost.")
+    elif result.exit_reason == "killed":
+        parts.append(f"Killed: {result.exception}. The session was restarted; earlier variables are lost.")
+    elif result.exit_reason == "memory":
+        parts.append("Memory limit reached (MemoryError). Use less memory, e.g. process data in chunks.")
+        if result.traceback:
+            parts.append(_trim(result.traceback.rstrip(), _TRACEBACK_CHARS))
+    elif result.traceback:
+        parts.append(_trim(result.traceback.rstrip(), _TRACEBACK_CHARS))
+    elif result.exception:
+        parts.append(result.exception)
+    if not parts:
+        parts.append("(no output; print() what you want to see)")
+    return "\n".join(parts)
+
+
+class RunPythonInput(BaseModel):
+    """The tool's single argument."""
+
+    code: str = Field(description="Python source code to run; print() the values you want to see.")
+
+
+def _error_content(error: ToolException) -> str:
+    return f"Error: {error}"
+
+
+def _validation_error_content(_error: object) -> str:
+    return 'Error: run_python takes one argument, "code": a string of Python source.'
+
+
+def make_run_python(sandbox: CodeSandbox, session_id: str = "default") -> BaseTool:
+    """Build the ``run_python`` tool bound to one session of ``sandbox`` (e.g. one per agent thread)."""
+
+    def run(code: str) -> str:
+        try:
+            return format_result(sandbox.run(code, session_id))
+        except ToolError as error:
+            raise ToolException(str(error)) from error
+
+    return StructuredTool.from_function(
+        func=run,
+        name="run_python",
+        description=describe(sandbox),
+        args_schema=RunPythonInput,
+        handle_tool_error=_error_content,
+        handle_validation_error=_validation_error_content,
+    )
