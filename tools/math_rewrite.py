@@ -190,7 +190,7 @@ def _number_literal(match: re.Match[str], limits: Limits) -> str:
     return literal
 
 
-def _apply_postfix(tokens: list[_Token], limits: Limits) -> list[_Token]:
+def _apply_postfix(tokens: list[_Token], limits: Limits, implicit_multiplication: bool) -> list[_Token]:
     """Rewrite percent signs and factorial marks, which Python lacks, as ordinary syntax.
 
     Linear: ``group_start`` remembers where the group ending the output begins, so finding the
@@ -225,6 +225,8 @@ def _apply_postfix(tokens: list[_Token], limits: Limits) -> list[_Token]:
             out.append(token)
         if len(out) > limits.max_tokens:
             raise ToolLimitError(f"the expression has more than {limits.max_tokens} tokens; split it up")
+    if implicit_multiplication:
+        out = _insert_products(out, limits)
     for left, right in itertools.pairwise(out):
         is_call = left.kind == "name" and right.kind == "("
         if left.kind in _OPERAND_END and right.kind in _OPERAND_START and not is_call:
@@ -235,7 +237,19 @@ def _apply_postfix(tokens: list[_Token], limits: Limits) -> list[_Token]:
     return out
 
 
-def rewrite(text: str, limits: Limits) -> str:
+def _insert_products(tokens: list[_Token], limits: Limits) -> list[_Token]:
+    """Insert ``*`` between a number or ``)`` and a following name or ``(``: ``2x``, ``(x+1)(x-1)``."""
+    out: list[_Token] = []
+    for token in tokens:
+        if out and out[-1].kind in ("num", ")") and token.kind in ("name", "("):
+            out.append(_Token("op", "*"))
+        out.append(token)
+    if len(out) > limits.max_tokens:
+        raise ToolLimitError(f"the expression has more than {limits.max_tokens} tokens; split it up")
+    return out
+
+
+def rewrite(text: str, limits: Limits, *, implicit_multiplication: bool = False) -> str:
     """Rewrite model-written math into plain Python syntax, refusing anything else.
 
     Rules (in this order):
@@ -253,7 +267,9 @@ def rewrite(text: str, limits: Limits) -> str:
       ``17%5``, ``x % (y)``); otherwise it is a percent sign dividing the operand just before it by
       100 (``15%``, ``200*15%``, ``(a+b)% * 3``, ``15% - 3``). So ``17 % -5`` is read as a percent;
       write ``17 % (-5)`` for a remainder by a negative number.
-    * No implicit multiplication: ``2pi`` and ``2(3)`` are refused with a hint to write ``*``.
+    * No implicit multiplication: ``2pi`` and ``2(3)`` are refused with a hint to write ``*``;
+      unless ``implicit_multiplication`` (the symbolic grammar): then a number or ``)`` directly
+      followed by a name or ``(`` multiplies (``2x^2``, ``3(x+1)``, ``(x+1)(x-1)``, ``2sin(x)``).
 
     Raises:
         ToolInputError: for characters or constructs outside the grammar.
@@ -263,7 +279,7 @@ def rewrite(text: str, limits: Limits) -> str:
         raise ToolLimitError(
             f"the expression is {len(text)} characters long; the limit is {limits.max_length}"
         )
-    tokens = _apply_postfix(_Lexer(text.translate(_UNICODE), limits).run(), limits)
+    tokens = _apply_postfix(_Lexer(text.translate(_UNICODE), limits).run(), limits, implicit_multiplication)
     if not tokens:
         raise ToolInputError("the expression is empty: write one arithmetic expression, like 17*23")
     depth = 0

@@ -87,6 +87,8 @@ class Grammar:
     """Other spellings small models use (``ln`` -> ``log``)."""
     allow_variables: bool = False
     """Accept any other identifier as a :class:`Name` (for symbolic math)."""
+    implicit_multiplication: bool = False
+    """Read ``2x``, ``3(x+1)`` and ``(x+1)(x-1)`` as products (for symbolic math)."""
 
     def resolve(self, name: str) -> str | None:
         """The canonical spelling of a known constant or function, trying lower case second."""
@@ -208,7 +210,7 @@ def parse(text: str, grammar: Grammar = ARITHMETIC, limits: Limits = DEFAULT_LIM
         ToolInputError: the text is not an expression of ``grammar``.
         ToolLimitError: the text exceeds ``limits`` (length, nesting, size).
     """
-    source = rewrite(text, limits)
+    source = rewrite(text, limits, implicit_multiplication=grammar.implicit_multiplication)
     try:
         tree = ast.parse(source, mode="eval")
     except SyntaxError:
@@ -294,6 +296,11 @@ class _Converter:
         if not isinstance(node.func, ast.Name):
             raise ToolInputError(f"only named functions can be called: {self._vocabulary()}")
         func = self.grammar.resolve(node.func.id)
+        if func is None and self.grammar.allow_variables:
+            name = node.func.id
+            raise ToolInputError(
+                f"'{name}' is not a known function: to multiply, write {name}*(...); {self._vocabulary()}"
+            )
         if func is None or func not in self.grammar.functions:
             raise ToolInputError(f"unknown function '{node.func.id}': {self._vocabulary()}")
         if node.keywords:
