@@ -21,6 +21,7 @@ from agents.cli_models import models_app
 from agents.cli_retrieval import register as register_retrieval
 from agents.runner import Event, run
 from agents.settings import resolve_model
+from agents.toolbox import open_tools, parse_tool_names
 from graphs.errors import ConfigError, QwenGraphError
 from graphs.models.cassette import record, replay
 from graphs.models.chat import ChatQwen
@@ -117,6 +118,9 @@ def run_command(
     timeout: Annotated[
         float, typer.Option(min=0.01, help="Seconds to wait for the server per request.")
     ] = 300.0,
+    tool_names: Annotated[
+        str, typer.Option("--tools", help="Comma-separated: calculator, symbolic, run_python, search.")
+    ] = "calculator",
     force_tool: Annotated[
         bool | None,
         typer.Option(
@@ -129,7 +133,11 @@ def run_command(
         raise fail("the prompt is empty", 2)
     console = Console(highlight=False)
     on_event: Callable[[Event], None] | None = None if as_json else Display(console)
-    with clean_errors(), cassette_context(record_to, replay_from):
+    with (
+        clean_errors(),
+        cassette_context(record_to, replay_from),
+        open_tools(parse_tool_names(tool_names)) as tools,
+    ):
         chat_model = ChatQwen(model=resolve_model(model), base_url=base_url, timeout=timeout)
         result = run(
             prompt,
@@ -138,6 +146,7 @@ def run_command(
             stream=not no_stream,
             max_steps=max_steps,
             force_tool=force_tool,
+            tools=tools,
             on_event=on_event,
         )
     if as_json:

@@ -11,6 +11,8 @@ import typer
 import agents
 from agents.cli import app
 from agents.runner import default_tools
+from agents.toolbox import TOOL_NAMES
+from tools import calculator, symbolic
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -45,9 +47,15 @@ def test_every_command_and_option_is_in_the_readme(path: str, command: Any) -> N
                 assert flag in README, f"{path} {flag} is not documented in README.md"
 
 
-@pytest.mark.parametrize("tool", default_tools(), ids=lambda t: t.name)
-def test_every_built_in_tool_has_a_readme_section(tool) -> None:
-    assert f"### `{tool.name}`" in README
+@pytest.mark.parametrize("name", TOOL_NAMES)
+def test_every_built_in_tool_has_a_readme_section(name: str) -> None:
+    assert f"### `{name}`" in README
+
+
+def test_the_toolbox_names_are_the_tools_names() -> None:
+    """The name a user passes to --tools is the name the model sees."""
+    assert {t.name for t in default_tools()} <= set(TOOL_NAMES)
+    assert {calculator.name, symbolic.name} == {"calculator", "symbolic"}
 
 
 def test_agents_is_our_package_not_the_pypi_one() -> None:
