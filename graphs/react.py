@@ -2,43 +2,53 @@
 
 ::
 
-    START -> call_model --(tool calls)--> run_tools -> call_model ... --(answer | step limit)--> END
+    START -> call_model --(one Send per unique tool call)--> run_tool --> collect --> call_model ...
+                       --(unreadable tool calls)----------> correct  --> collect
+                       --(answer | step limit)--> END
+
+Tasks write into ``pending``; ``collect`` moves their messages into the conversation in the order
+of the model's calls (Qwen's chat template renders tool results by position, with no ids).
 
 ``call_model`` runs with thinking on by default (planning and tool choice benefit from it).
-``run_tools`` runs the calls of one turn in parallel with a per-tool timeout; tool errors, unknown
-tool names and unreadable tool calls go back to the model as messages it can act on, never as
-exceptions. Identical calls in one turn run once (small models repeat themselves). The step limit
-ends the run with a clear final message.
+Tool calls of a turn run as parallel tasks with a per-tool timeout (see :mod:`graphs.tool_step`:
+with a checkpointer each finished call is saved, so a resumed run repeats none); tool errors,
+unknown tool names and unreadable tool calls go back to the model as messages it can act on,
+never as exceptions. Tools listed in ``approve`` wait for a human decision. The step limit ends
+the run with a clear final message.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
-from typing import Annotated, Any, TypedDict
+from collections.abc import Collection, Sequence
+from typing import Annotated, Any, NotRequired, TypedDict
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage, ToolCall, ToolMessage
+from langchain_core.messages import AIMessage, AnyMessage, SystemMessage, ToolMessage
 from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 from langgraph.graph.state import CompiledStateGraph
-from langgraph.types import Checkpointer
+from langgraph.types import Checkpointer, Send
 
 import prompts
 from graphs.models.chat import ChatQwen
+from graphs.tool_step import CallTask, correction, plan_tool_tasks, run_call_task, unreadable_calls
 
 STEP_LIMIT_MARK = "step_limit"
 
 
+def _pending(left: list[AnyMessage], right: list[AnyMessage] | None) -> list[AnyMessage]:
+    """Tool tasks append their messages; ``None`` (written by ``collect``) empties the list."""
+    return [] if right is None else [*left, *right]
+
+
 class ReactState(TypedDict):
-    """Graph state: the conversation and the number of model calls made in this run."""
+    """Graph state: the conversation, model calls made in this run, tool messages to collect."""
 
     messages: Annotated[list[AnyMessage], add_messages]
     steps: int
+    pending: NotRequired[Annotated[list[AnyMessage], _pending]]
 
 
 def build_react(
@@ -50,6 +60,7 @@ def build_react(
     think: bool | None = True,
     tool_timeout: float = 30.0,
     force_tool: bool = False,
+    approve: Collection[str] = (),
     checkpointer: Checkpointer = None,
 ) -> CompiledStateGraph[ReactState, None, ReactState, ReactState]:
     """Compile a ReAct graph for ``model`` and ``tools``.
@@ -64,18 +75,24 @@ def build_react(
         force_tool: make the first model call of a run a tool call (``tool_choice="required"``;
             on local models a prefilled ``<tool_call>``). Small models that would otherwise do
             arithmetic in their head need this; later calls choose freely.
-        checkpointer: a LangGraph checkpointer for threads and resume.
+        approve: names of tools that wait for a human decision before each call (needs a
+            checkpointer; the run stops with an interrupt, see :mod:`graphs.tool_step`).
+        checkpointer: a LangGraph checkpointer for threads, resume and approval.
     """
     by_name = {t.name: t for t in tools}
     if len(by_name) != len(tools):
         raise ValueError("tool names must be unique")
     if max_steps < 1:
         raise ValueError("max_steps must be at least 1")
+    unknown = sorted(set(approve) - set(by_name))
+    if unknown:
+        raise ValueError(f"cannot require approval for tools that are not offered: {', '.join(unknown)}")
     system = system_prompt or prompts.render("react", tool_names=sorted(by_name))
     bound: Any = model.bind_tools(list(tools)) if tools else model
     forced: Any = model.bind_tools(list(tools), tool_choice="required") if tools and force_tool else bound
     if isinstance(model, ChatQwen) and think is not None:
         bound, forced = bound.bind(think=think), forced.bind(think=think)
+    approval = frozenset(approve)
 
     def call_model(state: ReactState, config: RunnableConfig) -> dict[str, Any]:
         steps = state.get("steps", 0)
@@ -89,98 +106,47 @@ def build_react(
         response = chooser.invoke([SystemMessage(content=system), *state["messages"]], config)
         return {"messages": [response], "steps": steps + 1}
 
-    def run_tools(state: ReactState, config: RunnableConfig) -> dict[str, Any]:
+    def run_tool(state: CallTask, config: RunnableConfig) -> dict[str, Any]:  # state: this task's call
+        return {"pending": run_call_task(state, by_name, tool_timeout, approval, config)}
+
+    def correct(state: ReactState) -> dict[str, Any]:
         last = state["messages"][-1]
         assert isinstance(last, AIMessage)
-        return {"messages": execute_tool_calls(last, by_name, tool_timeout, config)}
+        return {"pending": correction(unreadable_calls(last), by_name)}
+
+    def collect(state: ReactState) -> dict[str, Any]:
+        last = state["messages"][-1]
+        order = (
+            {c.get("id") or "": i for i, c in enumerate(last.tool_calls)}
+            if isinstance(last, AIMessage)
+            else {}
+        )
+        pending = state.get("pending") or []
+        answers = sorted(
+            (m for m in pending if isinstance(m, ToolMessage)), key=lambda m: order.get(m.tool_call_id, 0)
+        )
+        others = [m for m in pending if not isinstance(m, ToolMessage)]
+        return {"messages": [*answers, *others], "pending": None}
 
     graph = StateGraph(ReactState)
     graph.add_node("call_model", call_model)
-    graph.add_node("run_tools", run_tools)
+    graph.add_node("run_tool", run_tool, input_schema=CallTask)
+    graph.add_node("correct", correct)
+    graph.add_node("collect", collect)
     graph.add_edge(START, "call_model")
-    graph.add_conditional_edges("call_model", route, {"run_tools": "run_tools", END: END})
-    graph.add_edge("run_tools", "call_model")
+    graph.add_conditional_edges("call_model", route, ["run_tool", "correct", END])
+    graph.add_edge("run_tool", "collect")
+    graph.add_edge("correct", "collect")
+    graph.add_edge("collect", "call_model")
     return graph.compile(checkpointer=checkpointer)
 
 
-def route(state: ReactState) -> str:
-    """Go to the tools when the last model turn asked for any (or wrote an unreadable call)."""
+def route(state: ReactState) -> list[Send | str] | str:
+    """Fan out the last turn's tool calls, correct unreadable ones, or finish."""
     last = state["messages"][-1]
-    if isinstance(last, AIMessage) and (last.tool_calls or unreadable_calls(last)):
-        return "run_tools"
-    return END
-
-
-def unreadable_calls(message: AIMessage) -> list[dict[str, Any]]:
-    """Tool calls the model wrote but nobody could read, each with its ``error``.
-
-    ``ChatQwen`` keeps them (with precise errors) in ``response_metadata["bad_tool_calls"]``, which
-    survives the merging of streamed chunks; other chat models report ``invalid_tool_calls``.
-    """
-    found: list[dict[str, Any]] = list(message.response_metadata.get("bad_tool_calls") or [])
-    known = {b.get("id") for b in found if b.get("id")}
-    found.extend(dict(c) for c in message.invalid_tool_calls if not c.get("id") or c.get("id") not in known)
-    return found
-
-
-def execute_tool_calls(
-    message: AIMessage, tools: dict[str, BaseTool], timeout: float, config: RunnableConfig | None = None
-) -> list[AnyMessage]:
-    """Run one turn's tool calls in parallel and return the messages answering them."""
-    results: list[AnyMessage] = []
-    seen: dict[str, str] = {}
-    calls: list[tuple[ToolCall, str | None]] = []
-    for call in message.tool_calls:
-        key = json.dumps([call["name"], call["args"]], sort_keys=True, default=str)
-        if key in seen:  # identical call in the same turn: answer it with the first one's result
-            calls.append((call, seen[key]))
-            continue
-        seen[key] = call.get("id") or ""
-        calls.append((call, None))
-    runnable = [c for c, dup in calls if dup is None and c["name"] in tools]
-    outcomes: dict[str, tuple[str, str]] = {}
-    if runnable:
-        with ThreadPoolExecutor(max_workers=min(8, len(runnable))) as pool:
-            futures = {
-                c.get("id") or "": (c, pool.submit(_invoke, tools[c["name"]], c["args"], config))
-                for c in runnable
-            }
-            for call_id, (call, future) in futures.items():
-                try:
-                    outcomes[call_id] = future.result(timeout=timeout)
-                except FutureTimeout:
-                    outcomes[call_id] = (
-                        f"Error: tool {call['name']} timed out after {timeout:g} s.",
-                        "error",
-                    )
-    available = ", ".join(sorted(tools)) or "(none)"
-    for call, dup in calls:
-        call_id = call.get("id") or ""
-        if call["name"] not in tools:
-            text = f"Error: there is no tool named {call['name']!r}. Available tools: {available}."
-            results.append(ToolMessage(content=text, tool_call_id=call_id, name=call["name"], status="error"))
-            continue
-        content, status = outcomes[dup if dup is not None else call_id]
-        results.append(ToolMessage(content=content, tool_call_id=call_id, name=call["name"], status=status))
-    for bad in unreadable_calls(message):
-        results.append(
-            HumanMessage(
-                content=(
-                    f"Your tool call could not be read: {bad.get('error') or 'invalid JSON'}. "
-                    'Write it again as <tool_call>{"name": "<tool>", "arguments": {...}}</tool_call> '
-                    f"using one of: {available}."
-                ),
-                additional_kwargs={"qwengraph": "tool_call_error"},
-            )
-        )
-    return results
-
-
-def _invoke(tool: BaseTool, args: dict[str, Any], config: RunnableConfig | None) -> tuple[str, str]:
-    """Run one tool; any failure becomes an error text for the model, never an exception."""
-    try:
-        output = tool.invoke(args, config)
-    except Exception as err:  # noqa: BLE001 - a tool's failure is information for the model
-        return f"Error: {type(err).__name__}: {err}", "error"
-    text = output if isinstance(output, str) else json.dumps(output, default=str, ensure_ascii=False)
-    return text, "error" if text.startswith("Error") else "success"
+    if not isinstance(last, AIMessage):
+        return END
+    targets: list[Send | str] = list(plan_tool_tasks(last, "run_tool"))
+    if unreadable_calls(last):
+        targets.append("correct")
+    return targets or END

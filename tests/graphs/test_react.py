@@ -11,8 +11,9 @@ from langchain_core.tools import tool
 from agents.runner import Event, run
 from graphs.models.chat import ChatQwen
 from graphs.models.testing import ScriptedTransport, turn
-from graphs.react import build_react, execute_tool_calls
+from graphs.react import build_react
 from graphs.summary import summarize
+from graphs.tool_step import run_call_task
 from tools import calculator
 
 
@@ -162,10 +163,10 @@ def test_runner_streams_events_and_summarises_the_same(stream):
     assert len(tools) == 1 and tools[0].name == "calculator" and "391" in tools[0].text
 
 
-def test_execute_tool_calls_without_calls_returns_nothing():
-    from langchain_core.messages import AIMessage
-
-    assert execute_tool_calls(AIMessage(content="x"), {"calculator": calculator}, 1.0) == []
+def test_one_task_answers_every_identical_call():
+    task = {"call": {"name": "calculator", "args": {"expression": "2+2"}, "id": "a"}, "ids": ["a", "b"]}
+    messages = run_call_task(task, {"calculator": calculator}, 5.0, ())
+    assert [(m.tool_call_id, m.content) for m in messages] == [("a", "4"), ("b", "4")]
 
 
 @pytest.mark.parametrize("stream", [True, False])
