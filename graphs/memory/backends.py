@@ -1,0 +1,339 @@
+"""Checkpointers (threads) and stores (long-term facts) chosen by URI.
+
+Accepted URIs, for both kinds:
+
+* ``sqlite:///ABS/PATH`` or ``sqlite:relative/path`` (relative to the current directory). The
+  default when no URI is given: ``$QWENGRAPH_HOME/threads.db`` for checkpointers and
+  ``$QWENGRAPH_HOME/memory.db`` for stores. Parent directories are created; the file runs in WAL
+  mode with a busy timeout so several writers (threads or processes) wait instead of failing.
+* ``postgres://…`` or ``postgresql://…``: LangGraph's Postgres classes on a small connection pool
+  (needs ``pip install 'qwengraph[postgres]'``); tables are created on open (``setup()``).
+* ``memory://``: in-process only, gone when the context exits (tests, throwaway runs).
+
+Every opener is a context manager that closes its connections on exit. Problems surface as
+:class:`~graphs.errors.MemoryError_` with a one-line message: a bad URI names the accepted forms,
+an unreachable server names host, port and the driver's reason.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.store.base import BaseStore, IndexConfig
+from langgraph.store.memory import InMemoryStore
+
+from graphs.errors import MemoryError_
+from graphs.paths import home
+
+if TYPE_CHECKING:
+    from psycopg.rows import DictRow
+
+__all__ = [
+    "ACCEPTED_FORMS",
+    "BackendURI",
+    "aopen_checkpointer",
+    "aopen_store",
+    "open_checkpointer",
+    "open_store",
+    "parse_uri",
+]
+
+ACCEPTED_FORMS = "sqlite:///ABS/PATH, sqlite:relative/path, postgres://…, postgresql://…, memory://"
+BUSY_TIMEOUT_S = 30.0
+POOL_MAX_SIZE = 10
+CONNECT_TIMEOUT_S = 5
+POSTGRES_EXTRA_HINT = "the PostgreSQL backend needs the postgres extra: pip install 'qwengraph[postgres]'"
+
+
+@dataclass(frozen=True)
+class BackendURI:
+    """A parsed memory URI: which backend, and its file path or connection string."""
+
+    kind: Literal["memory", "sqlite", "postgres"]
+    target: str = ""
+
+
+def parse_uri(uri: str | None, *, default_file: str = "threads.db") -> BackendURI:
+    """Parse a memory URI; ``None`` or ``""`` means the SQLite file ``default_file`` under home.
+
+    Raises:
+        MemoryError_: the URI has none of the accepted forms.
+    """
+    if uri is None or not uri.strip():
+        return BackendURI("sqlite", str(home() / default_file))
+    text = uri.strip()
+    if text in ("memory://", "memory:"):
+        return BackendURI("memory")
+    if text.startswith(("postgres://", "postgresql://")):
+        return BackendURI("postgres", text)
+    if text.startswith("sqlite:///"):
+        return BackendURI("sqlite", "/" + text.removeprefix("sqlite:///").lstrip("/"))
+    if text.startswith("sqlite:") and not text.startswith("sqlite://") and len(text) > len("sqlite:"):
+        return BackendURI("sqlite", str(Path(text.removeprefix("sqlite:")).absolute()))
+    raise MemoryError_(f"unsupported memory URI {uri!r}; accepted forms: {ACCEPTED_FORMS}")
+
+
+# --------------------------------------------------------------------------- SQLite
+
+
+def _sqlite_path(path: str) -> str:
+    """Create the parent directories of a database file and return its path."""
+    try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise MemoryError_(f"cannot create the directory for {path}: {err.strerror or err}") from err
+    return path
+
+
+def _sqlite_connect(path: str, *, autocommit: bool) -> sqlite3.Connection:
+    """Open a SQLite file shared across threads, in WAL mode with a busy timeout."""
+    try:
+        conn = sqlite3.connect(
+            _sqlite_path(path),
+            timeout=BUSY_TIMEOUT_S,
+            check_same_thread=False,  # the LangGraph classes serialise access with their own lock
+            isolation_level=None if autocommit else "DEFERRED",
+        )
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
+    except sqlite3.Error as err:
+        raise MemoryError_(f"cannot open SQLite database {path}: {err}") from err
+    return conn
+
+
+async def _aconfigure_sqlite(conn: Any) -> None:
+    await conn.execute("PRAGMA journal_mode=WAL")
+    await conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
+
+
+# --------------------------------------------------------------------------- PostgreSQL
+
+
+def _require_postgres() -> None:
+    try:
+        import langgraph.checkpoint.postgres  # noqa: PLC0415
+        import langgraph.store.postgres  # noqa: F401, PLC0415
+        import psycopg_pool  # noqa: F401, PLC0415
+    except ImportError as err:
+        raise MemoryError_(POSTGRES_EXTRA_HINT) from err
+
+
+def _pg_where(dsn: str) -> str:
+    """``host:port`` of a connection string, for error messages (never the password)."""
+    from psycopg.conninfo import conninfo_to_dict  # noqa: PLC0415
+
+    try:
+        info = conninfo_to_dict(dsn)
+    except Exception:  # noqa: BLE001 - any parse problem: fall back to a generic name
+        return "the PostgreSQL server"
+    return f"{info.get('host') or 'localhost'}:{info.get('port') or 5432}"
+
+
+def _pg_reason(err: Exception) -> str:
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    return lines[-1] if lines else type(err).__name__
+
+
+def _pg_probe(dsn: str) -> None:
+    """Connect once with a short timeout so an unreachable server fails with one clear line."""
+    import psycopg  # noqa: PLC0415
+
+    try:
+        with psycopg.connect(dsn, connect_timeout=CONNECT_TIMEOUT_S):
+            pass
+    except psycopg.Error as err:
+        raise MemoryError_(f"cannot connect to PostgreSQL at {_pg_where(dsn)}: {_pg_reason(err)}") from None
+
+
+async def _apg_probe(dsn: str) -> None:
+    import psycopg  # noqa: PLC0415
+
+    try:
+        conn = await psycopg.AsyncConnection.connect(dsn, connect_timeout=CONNECT_TIMEOUT_S)
+        await conn.close()
+    except psycopg.Error as err:
+        raise MemoryError_(f"cannot connect to PostgreSQL at {_pg_where(dsn)}: {_pg_reason(err)}") from None
+
+
+def _pg_kwargs() -> dict[str, Any]:
+    from psycopg.rows import dict_row  # noqa: PLC0415
+
+    return {"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row}
+
+
+@contextmanager
+def _pg_pool(dsn: str) -> Iterator[Any]:
+    """A psycopg connection pool configured the way LangGraph's Postgres classes expect."""
+    from psycopg import Connection  # noqa: PLC0415
+    from psycopg_pool import ConnectionPool  # noqa: PLC0415
+
+    _pg_probe(dsn)
+    pool: ConnectionPool[Connection[DictRow]] = ConnectionPool(
+        dsn, min_size=1, max_size=POOL_MAX_SIZE, kwargs=_pg_kwargs(), open=False
+    )
+    pool.open(wait=True, timeout=CONNECT_TIMEOUT_S)
+    try:
+        yield pool
+    finally:
+        pool.close()
+
+
+@asynccontextmanager
+async def _apg_pool(dsn: str) -> AsyncIterator[Any]:
+    from psycopg import AsyncConnection  # noqa: PLC0415
+    from psycopg_pool import AsyncConnectionPool  # noqa: PLC0415
+
+    await _apg_probe(dsn)
+    pool: AsyncConnectionPool[AsyncConnection[DictRow]] = AsyncConnectionPool(
+        dsn, min_size=1, max_size=POOL_MAX_SIZE, kwargs=_pg_kwargs(), open=False
+    )
+    await pool.open(wait=True, timeout=CONNECT_TIMEOUT_S)
+    try:
+        yield pool
+    finally:
+        await pool.close()
+
+
+# --------------------------------------------------------------------------- checkpointers
+
+
+@contextmanager
+def open_checkpointer(uri: str | None = None) -> Iterator[BaseCheckpointSaver[Any]]:
+    """Open a LangGraph checkpointer (thread storage) for ``uri``; see the module docstring.
+
+    Raises:
+        MemoryError_: bad URI, unreachable server, missing extra, unopenable file.
+    """
+    parsed = parse_uri(uri, default_file="threads.db")
+    if parsed.kind == "memory":
+        yield InMemorySaver()
+    elif parsed.kind == "sqlite":
+        from langgraph.checkpoint.sqlite import SqliteSaver  # noqa: PLC0415
+
+        conn = _sqlite_connect(parsed.target, autocommit=False)
+        try:
+            saver = SqliteSaver(conn)
+            saver.setup()
+            yield saver
+        finally:
+            conn.close()
+    else:
+        _require_postgres()
+        from langgraph.checkpoint.postgres import PostgresSaver  # noqa: PLC0415
+
+        with _pg_pool(parsed.target) as pool:
+            pg_saver = PostgresSaver(pool)
+            pg_saver.setup()
+            yield pg_saver
+
+
+@asynccontextmanager
+async def aopen_checkpointer(uri: str | None = None) -> AsyncIterator[BaseCheckpointSaver[Any]]:
+    """Async twin of :func:`open_checkpointer` (aiosqlite / async psycopg underneath)."""
+    parsed = parse_uri(uri, default_file="threads.db")
+    if parsed.kind == "memory":
+        yield InMemorySaver()
+    elif parsed.kind == "sqlite":
+        import aiosqlite  # noqa: PLC0415
+        from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver  # noqa: PLC0415
+
+        path = _sqlite_path(parsed.target)
+        try:
+            conn = await aiosqlite.connect(path, timeout=BUSY_TIMEOUT_S)
+            await _aconfigure_sqlite(conn)
+        except sqlite3.Error as err:
+            raise MemoryError_(f"cannot open SQLite database {path}: {err}") from err
+        try:
+            saver = AsyncSqliteSaver(conn)
+            await saver.setup()
+            yield saver
+        finally:
+            await conn.close()
+    else:
+        _require_postgres()
+        from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver  # noqa: PLC0415
+
+        async with _apg_pool(parsed.target) as pool:
+            pg_saver = AsyncPostgresSaver(pool)
+            await pg_saver.setup()
+            yield pg_saver
+
+
+# --------------------------------------------------------------------------- stores
+
+
+@contextmanager
+def open_store(uri: str | None = None, *, index: IndexConfig | None = None) -> Iterator[BaseStore]:
+    """Open a LangGraph ``BaseStore`` (long-term facts) for ``uri``; see the module docstring.
+
+    Args:
+        uri: the backend URI; default ``sqlite:///$QWENGRAPH_HOME/memory.db``.
+        index: optional embedding index config, which turns on semantic ``search(query=…)``.
+
+    Raises:
+        MemoryError_: bad URI, unreachable server, missing extra, unopenable file.
+    """
+    parsed = parse_uri(uri, default_file="memory.db")
+    extra: dict[str, Any] = {"index": index} if index else {}
+    if parsed.kind == "memory":
+        yield InMemoryStore(**extra)
+    elif parsed.kind == "sqlite":
+        from langgraph.store.sqlite import SqliteStore  # noqa: PLC0415
+
+        conn = _sqlite_connect(parsed.target, autocommit=True)
+        try:
+            store = SqliteStore(conn, **extra)
+            store.setup()
+            yield store
+        finally:
+            conn.close()
+    else:
+        _require_postgres()
+        from langgraph.store.postgres import PostgresStore  # noqa: PLC0415
+
+        with _pg_pool(parsed.target) as pool:
+            pg_store = PostgresStore(pool, **extra)
+            pg_store.setup()
+            yield pg_store
+
+
+@asynccontextmanager
+async def aopen_store(
+    uri: str | None = None, *, index: IndexConfig | None = None
+) -> AsyncIterator[BaseStore]:
+    """Async twin of :func:`open_store`."""
+    parsed = parse_uri(uri, default_file="memory.db")
+    extra: dict[str, Any] = {"index": index} if index else {}
+    if parsed.kind == "memory":
+        yield InMemoryStore(**extra)
+    elif parsed.kind == "sqlite":
+        import aiosqlite  # noqa: PLC0415
+        from langgraph.store.sqlite.aio import AsyncSqliteStore  # noqa: PLC0415
+
+        path = _sqlite_path(parsed.target)
+        try:
+            conn = await aiosqlite.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+            await _aconfigure_sqlite(conn)
+        except sqlite3.Error as err:
+            raise MemoryError_(f"cannot open SQLite database {path}: {err}") from err
+        try:
+            store = AsyncSqliteStore(conn, **extra)
+            await store.setup()
+            yield store
+        finally:
+            await conn.close()
+    else:
+        _require_postgres()
+        from langgraph.store.postgres.aio import AsyncPostgresStore  # noqa: PLC0415
+
+        async with _apg_pool(parsed.target) as pool:
+            pg_store = AsyncPostgresStore(pool, **extra)
+            await pg_store.setup()
+            yield pg_store
