@@ -4,6 +4,7 @@
 
     QwenGraphError                 root: the CLI prints ``str(err)`` as one line, exit code ``err.exit_code``
     ├── ConfigError                bad model URI, flag, setting or environment value
+    │   └── InputTooLong           the user's input is over the configured maximum length
     ├── ModelError                 anything between us and a model server
     │   ├── ServerUnavailable      connection refused / DNS / timeouts, after bounded retries
     │   ├── ServerError            HTTP 5xx after retries, or an unexpected 4xx (carries status and body)
@@ -12,8 +13,10 @@
     ├── ModelInstallError          local GGUF install: unknown name, no disk space, pip/network, bad hash
     ├── CassetteError              record/replay: drift from the recording, unplayed interactions, bad file
     ├── GraphError                 graph construction or run problems (unknown graph name, bad spec)
-    └── MemoryError_               checkpointer / store problems (named with a trailing underscore so
-                                   the builtin ``MemoryError`` is never shadowed)
+    ├── MemoryError_               checkpointer / store problems (named with a trailing underscore so
+    │   │                          the builtin ``MemoryError`` is never shadowed)
+    │   └── TraceNotFound          no recorded run with that id (or the id prefix is ambiguous)
+    └── RateLimited                a user sent requests faster than allowed (carries ``retry_after``)
 
 Exceptions carry data in attributes and never log. ``tools/`` has its own ``ToolError`` family so it
 stays usable on its own; the CLI maps both trees to one clear line on stderr.
@@ -94,3 +97,31 @@ class GraphError(QwenGraphError):
 
 class MemoryError_(QwenGraphError):  # noqa: N801 - trailing underscore avoids shadowing the builtin
     """A checkpointer or store failed."""
+
+
+class TraceNotFound(MemoryError_):
+    """No recorded run trace has this id (or an abbreviated id matches several runs)."""
+
+    def __init__(self, message: str, *, run_id: str) -> None:
+        super().__init__(message)
+        self.run_id = run_id
+
+
+class InputTooLong(ConfigError):
+    """The user's input is longer than the configured maximum."""
+
+    def __init__(self, message: str, *, limit: int, length: int) -> None:
+        super().__init__(message)
+        self.limit = limit
+        self.length = length
+
+
+class RateLimited(QwenGraphError):
+    """A user made more requests than the rate limit allows; retry after ``retry_after`` seconds."""
+
+    exit_code = 6
+
+    def __init__(self, message: str, *, user_id: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.user_id = user_id
+        self.retry_after = retry_after
