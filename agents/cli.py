@@ -8,24 +8,26 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 
-import prompts
+from agents.cli_common import Display, TerminalApprover, clean_errors, fail
 from agents.cli_models import models_app
 from agents.cli_retrieval import register as register_retrieval
+from agents.cli_threads import MEMORY_HELP, maybe_checkpointer
+from agents.cli_threads import register as register_threads
+from agents.cli_trace import trace_app
 from agents.runner import Event, run
 from agents.settings import resolve_model
 from agents.toolbox import open_tools, parse_tool_names
-from graphs.errors import ConfigError, QwenGraphError
+from graphs.errors import ConfigError
 from graphs.models.cassette import record, replay
 from graphs.models.chat import ChatQwen
-from tools.errors import ToolError
 
 app = typer.Typer(
     name="qwengraph",
@@ -36,27 +38,8 @@ app = typer.Typer(
 )
 app.add_typer(models_app, name="models", help="Install and manage the embedded local models.")
 register_retrieval(app)
-
-
-def fail(message: str, code: int) -> typer.Exit:
-    """Print ``error: message`` on stderr and return the exit to raise."""
-    Console(stderr=True).print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    return typer.Exit(code)
-
-
-@contextmanager
-def clean_errors() -> Iterator[None]:
-    """Turn every expected failure into one stderr line and its exit code."""
-    try:
-        yield
-    except QwenGraphError as err:
-        raise fail(str(err), err.exit_code) from None
-    except ToolError as err:
-        raise fail(f"tool: {err}", 6) from None
-    except prompts.PromptError as err:
-        raise fail(str(err), 2) from None
-    except KeyboardInterrupt:
-        raise fail("interrupted", 130) from None
+register_threads(app)
+app.add_typer(trace_app, name="trace", help="Inspect recorded runs: model and tool calls, tokens, timings.")
 
 
 def cassette_context(record_to: Path | None, replay_from: Path | None) -> AbstractContextManager[Any]:
@@ -70,30 +53,6 @@ def cassette_context(record_to: Path | None, replay_from: Path | None) -> Abstra
     if record_to:
         return record(record_to)
     return nullcontext()
-
-
-class Display:
-    """Streams thinking (dimmed), answer text and tool results to the terminal."""
-
-    def __init__(self, console: Console) -> None:
-        self.console = console
-        self.last: str | None = None
-
-    def __call__(self, event: Event) -> None:
-        if event.kind != self.last and self.last is not None:
-            self.console.print()
-        if event.kind == "thinking":
-            self.console.print(event.text, style="dim", end="", highlight=False, markup=False)
-        elif event.kind == "text":
-            self.console.print(event.text, end="", highlight=False, markup=False)
-        else:
-            args = json.dumps(event.args or {}, ensure_ascii=False)
-            self.console.print(
-                f"→ {event.name}({args}) = {event.text}", style="cyan", highlight=False, markup=False
-            )
-            self.last = None
-            return
-        self.last = event.kind
 
 
 @app.command("run")
@@ -127,16 +86,29 @@ def run_command(
             "--force-tool/--no-force-tool", help="First model call must use a tool (default: local models)."
         ),
     ] = None,
+    thread: Annotated[
+        str | None, typer.Option("--thread", help="Keep the conversation in this thread (resumable).")
+    ] = None,
+    approve: Annotated[
+        str, typer.Option("--approve", help="Comma-separated tools that need your approval per call.")
+    ] = "",
+    memory: Annotated[str | None, typer.Option("--memory", help=MEMORY_HELP)] = None,
+    trace: Annotated[bool, typer.Option("--trace/--no-trace", help="Record the run in traces.db.")] = True,
+    trace_content: Annotated[
+        bool, typer.Option("--trace-content", help="Store prompt, arguments and answer as text in the trace.")
+    ] = False,
 ) -> None:
     """Run the ReAct agent (calculator tool) on PROMPT."""
     if not prompt.strip():
         raise fail("the prompt is empty", 2)
     console = Console(highlight=False)
     on_event: Callable[[Event], None] | None = None if as_json else Display(console)
+    approve_names = parse_tool_names(approve) if approve.strip() else []
     with (
         clean_errors(),
         cassette_context(record_to, replay_from),
-        open_tools(parse_tool_names(tool_names)) as tools,
+        open_tools(parse_tool_names(tool_names), session_id=thread or "cli") as tools,
+        maybe_checkpointer(thread is not None, memory) as saver,
     ):
         chat_model = ChatQwen(model=resolve_model(model), base_url=base_url, timeout=timeout)
         result = run(
@@ -148,6 +120,12 @@ def run_command(
             force_tool=force_tool,
             tools=tools,
             on_event=on_event,
+            thread=thread,
+            checkpointer=saver,
+            approve=approve_names,
+            approver=TerminalApprover(),
+            trace=trace,
+            trace_content=trace_content,
         )
     if as_json:
         sys.stdout.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")

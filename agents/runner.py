@@ -8,18 +8,30 @@ Example:
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
-from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage, ToolMessage
+from langchain_core.messages import AIMessage, AIMessageChunk, AnyMessage, HumanMessage, ToolMessage
+from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.types import Command
 
+from agents.safety import DEFAULT_MAX_INPUT_CHARS, check_input
 from agents.settings import resolve_model
+from graphs.errors import ConfigError
+from graphs.memory.traces import recording_trace
 from graphs.models.chat import ChatQwen
 from graphs.react import ReactState, build_react
 from graphs.summary import RunSummary, summarize
 from tools import calculator
+
+LOCAL_CONTEXT_TOKENS = 7_000  # llama.cpp context is 8,192 tokens here, less the answer's room
+SERVER_CONTEXT_TOKENS = 28_000  # Qwen3 serves 32k natively; keep room for thinking and the answer
 
 
 @dataclass(frozen=True)
@@ -37,8 +49,16 @@ def default_tools() -> list[BaseTool]:
     return [calculator]
 
 
+Approver = Callable[[dict[str, Any]], dict[str, Any]]
+"""Decides an approval request (``{"name", "args", "id"}``).
+
+Returns ``{"action": "approve"}``, ``{"action": "reject", "reason": ...}`` or
+``{"action": "edit", "args": {...}}``.
+"""
+
+
 def run(
-    prompt: str,
+    prompt: str | None,
     *,
     model: str | None = None,
     base_url: str | None = None,
@@ -49,11 +69,21 @@ def run(
     force_tool: bool | None = None,
     on_event: Callable[[Event], None] | None = None,
     chat_model: ChatQwen | None = None,
+    thread: str | None = None,
+    checkpointer: BaseCheckpointSaver[Any] | None = None,
+    approve: Sequence[str] = (),
+    approver: Approver | None = None,
+    trace: bool = True,
+    trace_content: bool = False,
+    system_prompt: str | None = None,
+    max_input_chars: int = DEFAULT_MAX_INPUT_CHARS,
 ) -> RunSummary:
-    """Run the ReAct agent on ``prompt`` and return its summary.
+    """Run the ReAct agent on ``prompt`` (``None``: resume ``thread``) and return its summary.
 
     Args:
-        prompt: the user's request.
+        prompt: the user's request; ``None`` continues the thread from its last saved step
+            (LangGraph's resume: no new input, an interrupted node reruns from its start, tool
+            calls that had finished are not run again).
         model: model URI; defaults as in :func:`agents.settings.resolve_model`.
         base_url: server URL for ``ollama:``/``openai:`` models.
         think: thinking on/off for the model calls (``None``: on for planning).
@@ -64,23 +94,91 @@ def run(
             (small models otherwise compute in their head), no for servers.
         on_event: called with each :class:`Event` as it happens (the CLI's display).
         chat_model: a ready model, instead of building one from ``model``.
+        thread: conversation id; with ``checkpointer`` the conversation persists.
+        checkpointer: where threads are saved (see :func:`graphs.memory.open_checkpointer`).
+        approve: tool names that need a human decision before each call.
+        approver: makes those decisions; without one, a run that needs a decision raises
+            :class:`ConfigError` (its state is saved: resume it after deciding).
+        trace: record every model and tool call in ``$QWENGRAPH_HOME/traces.db``.
+        trace_content: store prompts, arguments and answers in the trace as text (default: a
+            SHA-256 digest and the length only).
+        system_prompt: replaces the default ReAct prompt (e.g. with recalled facts added).
+        max_input_chars: longer prompts are refused with :class:`InputTooLong`.
     """
+    if prompt is not None:
+        check_input(prompt, max_input_chars)
     llm = chat_model or ChatQwen(model=resolve_model(model), base_url=base_url)
     if not stream:
         llm = llm.model_copy(update={"disable_streaming": True})
     if force_tool is None:
         force_tool = llm.model.startswith("local:")
+    saver = checkpointer if checkpointer is not None else (InMemorySaver() if approve else None)
     graph = build_react(
         llm,
         list(tools) if tools is not None else default_tools(),
         max_steps=max_steps,
         think=think,
-        force_tool=force_tool,
+        force_tool=force_tool and prompt is not None,
+        approve=approve,
+        checkpointer=saver,
+        system_prompt=system_prompt,
+        context_tokens=LOCAL_CONTEXT_TOKENS if llm.model.startswith("local:") else SERVER_CONTEXT_TOKENS,
     )
-    inputs: ReactState = {"messages": [HumanMessage(content=prompt)], "steps": 0}
+    config: RunnableConfig = {"configurable": {"thread_id": thread or f"run-{uuid.uuid4().hex[:12]}"}}
+    inputs: ReactState | Command[Any] | None
+    if prompt is None:
+        if saver is None or thread is None:
+            raise ConfigError("resuming needs a thread and a checkpointer")
+        if not graph.get_state(config).next:
+            raise ConfigError(f"thread {thread!r} has no unfinished run to resume")
+        inputs = None
+    else:
+        inputs = {"messages": [HumanMessage(content=prompt)], "steps": 0}
+    meta = {"thread": thread, "resumed": prompt is None}
+    tracer = recording_trace(store_content=trace_content, model=llm.model, prompt=prompt, meta=meta)
+    with tracer if trace else nullcontext() as recorder:
+        if recorder is not None:
+            config["callbacks"] = [recorder]
+        while True:
+            final = _stream(graph, inputs, config, on_event, durable=saver is not None)
+            if saver is None:
+                break
+            state = graph.get_state(config)
+            final = cast(dict[str, Any], state.values)
+            if not state.interrupts:
+                break
+            if approver is None:
+                thread_id = config["configurable"]["thread_id"]
+                raise ConfigError(f"thread {thread_id!r} is waiting for a tool approval")
+            inputs = Command(resume={i.id: approver(cast(dict[str, Any], i.value)) for i in state.interrupts})
+        summary = summarize(current_turn(final.get("messages", [])))
+        if recorder is not None:
+            recorder.set_answer(summary.answer)
+    return summary
+
+
+def current_turn(messages: Sequence[AnyMessage]) -> list[AnyMessage]:
+    """The messages after the last user request (tool-call corrections are not requests)."""
+    for index in range(len(messages) - 1, -1, -1):
+        message = messages[index]
+        if isinstance(message, HumanMessage) and not message.additional_kwargs.get("qwengraph"):
+            return list(messages[index + 1 :])
+    return list(messages)
+
+
+def _stream(
+    graph: Any,
+    inputs: Any,
+    config: RunnableConfig,
+    on_event: Callable[[Event], None] | None,
+    *,
+    durable: bool,
+) -> dict[str, Any]:
+    """Stream one leg of a run (until the end or an interrupt), reporting events; return the state."""
     final: dict[str, Any] = {}
     calls: dict[str, tuple[str, dict[str, Any]]] = {}
-    for mode, payload in graph.stream(inputs, stream_mode=["messages", "values"]):
+    options: dict[str, Any] = {"durability": "sync"} if durable else {}
+    for mode, payload in graph.stream(inputs, config, stream_mode=["messages", "values"], **options):
         if mode == "values":
             final = cast(dict[str, Any], payload)
             continue
@@ -94,7 +192,7 @@ def run(
         elif isinstance(message, ToolMessage):
             name, args = calls.get(message.tool_call_id, (message.name or "", {}))
             on_event(Event(kind="tool", text=message.text, name=name, args=args))
-    return summarize(final.get("messages", [])[1:])
+    return final
 
 
 def _emit_content(message: AIMessage | AIMessageChunk, on_event: Callable[[Event], None]) -> None:

@@ -32,6 +32,7 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Checkpointer, Send
 
 import prompts
+from graphs.context import fit_messages
 from graphs.models.chat import ChatQwen
 from graphs.tool_step import CallTask, correction, plan_tool_tasks, run_call_task, unreadable_calls
 
@@ -61,6 +62,7 @@ def build_react(
     tool_timeout: float = 30.0,
     force_tool: bool = False,
     approve: Collection[str] = (),
+    context_tokens: int = 28_000,
     checkpointer: Checkpointer = None,
 ) -> CompiledStateGraph[ReactState, None, ReactState, ReactState]:
     """Compile a ReAct graph for ``model`` and ``tools``.
@@ -77,6 +79,9 @@ def build_react(
             arithmetic in their head need this; later calls choose freely.
         approve: names of tools that wait for a human decision before each call (needs a
             checkpointer; the run stops with an interrupt, see :mod:`graphs.tool_step`).
+        context_tokens: the history sent to the model is trimmed to about this many tokens
+            (system prompt and latest request kept, tool calls kept with their results; see
+            :func:`graphs.context.fit_messages`). Leave room for the answer within the model's window.
         checkpointer: a LangGraph checkpointer for threads, resume and approval.
     """
     by_name = {t.name: t for t in tools}
@@ -103,7 +108,8 @@ def build_react(
             )
             return {"messages": [AIMessage(content=note, response_metadata={"qwengraph": STEP_LIMIT_MARK})]}
         chooser = forced if steps == 0 else bound
-        response = chooser.invoke([SystemMessage(content=system), *state["messages"]], config)
+        history = fit_messages([SystemMessage(content=system), *state["messages"]], context_tokens)
+        response = chooser.invoke(history, config)
         return {"messages": [response], "steps": steps + 1}
 
     def run_tool(state: CallTask, config: RunnableConfig) -> dict[str, Any]:  # state: this task's call

@@ -26,6 +26,13 @@ def _is_ip(host: str) -> bool:
 
 
 @pytest.fixture(autouse=True)
+def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Everything qwengraph writes (traces, threads, models) goes to a fresh folder per test."""
+    monkeypatch.setenv("QWENGRAPH_HOME", str(tmp_path_factory.mktemp("qwengraph-home")))
+    monkeypatch.delenv("QWENGRAPH_MEMORY", raising=False)
+
+
+@pytest.fixture(autouse=True)
 def _no_network(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
     """Block connections to anything but loopback, and DNS lookups, unless the test is ``live``."""
     if request.node.get_closest_marker("live"):

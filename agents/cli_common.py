@@ -1,0 +1,97 @@
+"""What every qwengraph command shares: one-line errors, the streaming display, approvals."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import typer
+from rich.console import Console
+
+import prompts
+from agents.runner import Event
+from graphs.errors import QwenGraphError
+from tools.errors import ToolError
+
+
+def fail(message: str, code: int) -> typer.Exit:
+    """Print ``error: message`` on stderr and return the exit to raise."""
+    Console(stderr=True).print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+@contextmanager
+def clean_errors() -> Iterator[None]:
+    """Turn every expected failure into one stderr line and its exit code."""
+    try:
+        yield
+    except QwenGraphError as err:
+        raise fail(str(err), err.exit_code) from None
+    except ToolError as err:
+        raise fail(f"tool: {err}", 6) from None
+    except prompts.PromptError as err:
+        raise fail(str(err), 2) from None
+    except KeyboardInterrupt:
+        raise fail("interrupted", 130) from None
+
+
+class Display:
+    """Streams thinking (dimmed), answer text and tool results to the terminal."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.last: str | None = None
+
+    def __call__(self, event: Event) -> None:
+        if event.kind != self.last and self.last is not None:
+            self.console.print()
+        if event.kind == "thinking":
+            self.console.print(event.text, style="dim", end="", highlight=False, markup=False)
+        elif event.kind == "text":
+            self.console.print(event.text, end="", highlight=False, markup=False)
+        else:
+            args = json.dumps(event.args or {}, ensure_ascii=False)
+            self.console.print(
+                f"→ {event.name}({args}) = {event.text}", style="cyan", highlight=False, markup=False
+            )
+            self.last = None
+            return
+        self.last = event.kind
+
+
+class TerminalApprover:
+    """Asks on the terminal before an approved-only tool runs: approve, reject or edit.
+
+    Questions go to stderr so ``--json`` output stays clean. Answers are read from stdin; when it is
+    closed (no terminal, CI) the call is rejected rather than the run hanging.
+    """
+
+    def __init__(self, console: Console | None = None) -> None:
+        self.console = console or Console(stderr=True, highlight=False)
+
+    def __call__(self, request: dict[str, Any]) -> dict[str, Any]:
+        args = json.dumps(request.get("args") or {}, ensure_ascii=False)
+        self.console.print(
+            f"[yellow]approve[/] {request.get('name')}({args})? [a]pprove / [r]eject / [e]dit: ", end=""
+        )
+        answer = sys.stdin.readline()
+        if not answer:
+            self.console.print()
+            return {"action": "reject", "reason": "no answer: standard input is closed"}
+        choice = answer.strip().lower()
+        if choice in {"a", "approve", "y", "yes"}:
+            return {"action": "approve"}
+        if choice in {"e", "edit"}:
+            self.console.print("new arguments as a JSON object: ", end="")
+            try:
+                edited = json.loads(sys.stdin.readline() or "null")
+            except ValueError:
+                edited = None
+            if isinstance(edited, dict):
+                return {"action": "edit", "args": edited}
+            self.console.print("[red]not a JSON object: the call is rejected[/]")
+            return {"action": "reject", "reason": "the edited arguments were not a JSON object"}
+        return {"action": "reject", "reason": "rejected by the user"}

@@ -1,0 +1,224 @@
+"""Conversations that last: ``qwengraph chat``, ``resume`` and ``threads list|show|delete``.
+
+Threads live in a LangGraph checkpointer chosen by URI (``--memory`` or ``QWENGRAPH_MEMORY``;
+default ``sqlite:///$QWENGRAPH_HOME/threads.db``), so a conversation survives restarts and a run
+killed mid-way continues with ``qwengraph resume --thread NAME``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from typing import Annotated, Any
+
+import typer
+from langchain_core.messages import AnyMessage, ToolMessage
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.store.base import BaseStore
+from rich.console import Console
+
+import prompts
+from agents.cli_common import Display, TerminalApprover, clean_errors
+from agents.runner import run
+from agents.settings import resolve_model
+from agents.toolbox import open_tools, parse_tool_names
+from graphs.errors import ConfigError
+from graphs.memory import make_memory_tools, open_checkpointer, open_store, recall_context
+from graphs.models.chat import ChatQwen
+from graphs.summary import reasoning_text
+
+MEMORY_HELP = "Thread storage: sqlite:///PATH, postgres://..., memory:// (else QWENGRAPH_MEMORY)."
+ModelOpt = Annotated[
+    str | None, typer.Option("--model", "-m", help="Model URI (ollama:…, openai:…, local:…).")
+]
+BaseUrlOpt = Annotated[str | None, typer.Option("--base-url", help="Server URL (else QWENGRAPH_BASE_URL).")]
+MemoryOpt = Annotated[str | None, typer.Option("--memory", help=MEMORY_HELP)]
+ToolsOpt = Annotated[
+    str, typer.Option("--tools", help="Comma-separated: calculator, symbolic, run_python, search.")
+]
+ApproveOpt = Annotated[
+    str, typer.Option("--approve", help="Comma-separated tools that need your approval per call.")
+]
+
+
+def memory_uri(flag: str | None) -> str | None:
+    """``--memory``, else ``QWENGRAPH_MEMORY``, else ``None`` (the default SQLite file)."""
+    return flag or os.environ.get("QWENGRAPH_MEMORY") or None
+
+
+@contextmanager
+def maybe_checkpointer(enabled: bool, uri: str | None) -> Iterator[BaseCheckpointSaver[Any] | None]:
+    """The thread checkpointer when threads are in use, else ``None``."""
+    if not enabled:
+        with nullcontext():
+            yield None
+        return
+    with open_checkpointer(memory_uri(uri)) as saver:
+        yield saver
+
+
+@contextmanager
+def user_store(user: str | None, memory: str | None) -> Iterator[BaseStore | None]:
+    """The long-term store when a user is named: the same server as ``--memory`` for Postgres and
+    ``memory://``, else ``$QWENGRAPH_HOME/memory.db``."""
+    if not user:
+        yield None
+        return
+    uri = memory_uri(memory)
+    with open_store(uri if uri and not uri.startswith("sqlite") else None) as store:
+        yield store
+
+
+def thread_ids(saver: BaseCheckpointSaver[Any]) -> dict[str, str]:
+    """Every thread with the time of its latest checkpoint (newest first)."""
+    latest: dict[str, str] = {}
+    for item in saver.list(None):
+        thread = str(item.config["configurable"]["thread_id"])
+        stamp = str(item.checkpoint.get("ts", ""))
+        latest[thread] = max(latest.get(thread, ""), stamp)
+    return dict(sorted(latest.items(), key=lambda kv: kv[1], reverse=True))
+
+
+def thread_messages(saver: BaseCheckpointSaver[Any], thread: str) -> list[AnyMessage]:
+    """The conversation saved in ``thread``; :class:`ConfigError` when there is no such thread."""
+    saved = saver.get_tuple({"configurable": {"thread_id": thread}})
+    if saved is None:
+        raise ConfigError(f"no thread named {thread!r} (see `qwengraph threads list`)")
+    return list(saved.checkpoint.get("channel_values", {}).get("messages", []))
+
+
+threads_app = typer.Typer(help="List, show and delete saved conversations.", no_args_is_help=True)
+
+
+def chat_command(
+    thread: Annotated[str, typer.Option("--thread", help="Conversation to continue or start.")] = "default",
+    model: ModelOpt = None,
+    base_url: BaseUrlOpt = None,
+    memory: MemoryOpt = None,
+    tool_names: ToolsOpt = "calculator",
+    approve: ApproveOpt = "",
+    user: Annotated[
+        str | None, typer.Option("--user", help="Long-term memory for this user: remember/recall tools.")
+    ] = None,
+) -> None:
+    """Chat in a thread that survives restarts; /exit (or end of input) quits."""
+    console = Console(highlight=False)
+    approve_names = parse_tool_names(approve) if approve.strip() else []
+    with (
+        clean_errors(),
+        open_checkpointer(memory_uri(memory)) as saver,
+        open_tools(parse_tool_names(tool_names), session_id=thread) as base_tools,
+        user_store(user, memory) as store,
+    ):
+        tools = base_tools + (make_memory_tools(store, user) if store is not None and user else [])
+        llm = ChatQwen(model=resolve_model(model), base_url=base_url)
+        known = len(thread_messages_or_empty(saver, thread))
+        console.print(f"[dim]thread {thread!r} ({known} messages); /exit quits[/]")
+        while True:
+            console.print("[bold]you>[/] ", end="")
+            line = sys.stdin.readline()
+            if not line or line.strip() in {"/exit", "/quit"}:
+                break
+            if not line.strip():
+                continue
+            system = None
+            if store is not None and user:
+                facts = recall_context(store, user, line.strip())
+                system = prompts.render("react", tool_names=sorted(t.name for t in tools))
+                system = f"{system}\n\n{facts}" if facts else system
+            run(
+                line.strip(),
+                chat_model=llm,
+                thread=thread,
+                checkpointer=saver,
+                tools=tools,
+                on_event=Display(console),
+                approve=approve_names,
+                approver=TerminalApprover(),
+                system_prompt=system,
+            )
+            console.print()
+
+
+def resume_command(
+    thread: Annotated[str, typer.Option("--thread", help="The thread whose run to continue.")],
+    model: ModelOpt = None,
+    base_url: BaseUrlOpt = None,
+    memory: MemoryOpt = None,
+    tool_names: ToolsOpt = "calculator",
+    approve: ApproveOpt = "",
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object with the result.")] = False,
+) -> None:
+    """Continue a run that was interrupted (killed, or waiting for approval) from its last step."""
+    console = Console(highlight=False)
+    approve_names = parse_tool_names(approve) if approve.strip() else []
+    with (
+        clean_errors(),
+        open_checkpointer(memory_uri(memory)) as saver,
+        open_tools(parse_tool_names(tool_names), session_id=thread) as tools,
+    ):
+        result = run(
+            None,
+            chat_model=ChatQwen(model=resolve_model(model), base_url=base_url),
+            thread=thread,
+            checkpointer=saver,
+            tools=tools,
+            on_event=None if as_json else Display(console),
+            approve=approve_names,
+            approver=TerminalApprover(),
+        )
+    if as_json:
+        sys.stdout.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
+    else:
+        console.print()
+
+
+@threads_app.command("list")
+def threads_list(memory: MemoryOpt = None) -> None:
+    """Saved threads, newest first."""
+    with clean_errors(), open_checkpointer(memory_uri(memory)) as saver:
+        for thread, stamp in thread_ids(saver).items():
+            sys.stdout.write(f"{thread}\t{stamp}\t{len(thread_messages(saver, thread))} messages\n")
+
+
+@threads_app.command("show")
+def threads_show(name: Annotated[str, typer.Argument(help="Thread name.")], memory: MemoryOpt = None) -> None:
+    """Print a thread's conversation (thinking dimmed, tool results indented)."""
+    console = Console(highlight=False)
+    with clean_errors(), open_checkpointer(memory_uri(memory)) as saver:
+        for message in thread_messages(saver, name):
+            thought = reasoning_text(message)
+            if thought:
+                console.print(thought, style="dim", markup=False)
+            label = "tool" if isinstance(message, ToolMessage) else message.type
+            console.print(f"[bold]{label}>[/] ", end="")
+            console.print(message.text or json.dumps(getattr(message, "tool_calls", [])), markup=False)
+
+
+@threads_app.command("delete")
+def threads_delete(
+    name: Annotated[str, typer.Argument(help="Thread name.")], memory: MemoryOpt = None
+) -> None:
+    """Delete a thread and all its checkpoints."""
+    with clean_errors(), open_checkpointer(memory_uri(memory)) as saver:
+        thread_messages(saver, name)
+        saver.delete_thread(name)
+    sys.stdout.write(f"deleted thread {name}\n")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``chat``, ``resume`` and ``threads`` to the main app."""
+    app.command("chat")(chat_command)
+    app.command("resume")(resume_command)
+    app.add_typer(threads_app, name="threads")
+
+
+def thread_messages_or_empty(saver: BaseCheckpointSaver[Any], thread: str) -> list[AnyMessage]:
+    """The thread's messages, or none for a new thread."""
+    try:
+        return thread_messages(saver, thread)
+    except ConfigError:
+        return []
