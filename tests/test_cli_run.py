@@ -235,3 +235,10 @@ def test_console_script_in_a_real_process(ollama_server: OllamaServer, tmp_path)
     )
     assert proc.returncode == 0, proc.stderr
     assert_calculator_run(json.loads(proc.stdout))
+
+
+def test_too_long_input_is_refused_before_any_request(ollama_server: OllamaServer) -> None:
+    prompt = "x" * 40_000
+    result = cli("run", prompt, "--model", "ollama:qwen3:8b", "--base-url", ollama_server.url)
+    assert_one_line_error(result, 2, "too long")
+    assert ollama_server.chat_requests == []

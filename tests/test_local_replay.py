@@ -55,3 +55,24 @@ def test_a_changed_prompt_drifts(monkeypatch: pytest.MonkeyPatch, tmp_path: Path
     path = next(p for p in CASSETTES if p.stem == "calc_17x23_stream")
     with pytest.raises(CassetteError, match="drifted"), replay(path):
         run("What is 18*23? Use the calculator.", model="local:qwen2.5-coder-1.5b")
+
+
+def test_a_replayed_run_is_traced(monkeypatch, tmp_path) -> None:
+    """Every model call (tokens, finish reason) and tool call of a replayed real run is in traces.db."""
+    from graphs.memory.trace_query import get_run, list_runs
+
+    monkeypatch.setenv("QWENGRAPH_HOME", str(tmp_path))
+    path = next(p for p in CASSETTES if p.stem == "calc_17x23_stream")
+    meta = json.loads(path.read_text())["meta"]
+    with replay(path):
+        run(meta["prompt"], model=meta["model"], stream=True)
+    (listed,) = list_runs()
+    trace = get_run(listed["run_id"])
+    models = [c for c in trace.calls if c["kind"] == "model"]
+    tools = [c for c in trace.calls if c["kind"] == "tool"]
+    assert len(models) == meta["result"]["steps"] == 2
+    assert sum(c["completion_tokens"] for c in models) == meta["result"]["usage"]["output_tokens"]
+    assert all(c["prompt_tokens"] > 0 for c in models)
+    assert [c["name"] for c in tools] == ["calculator"] and tools[0]["outcome"] == "ok"
+    assert trace.run["outcome"] == "ok" and trace.run["model"] == "local:qwen2.5-coder-1.5b"
+    assert "17*23" not in json.dumps(trace.to_json()), "content is hashed unless opted in"
