@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,7 +15,7 @@ from rich.console import Console
 import prompts
 from agents.runner import Event
 from graphs.errors import QwenGraphError
-from tools.errors import ToolError
+from tools.errors import ToolError, ToolInputError, ToolLimitError
 
 
 def fail(message: str, code: int) -> typer.Exit:
@@ -25,15 +26,23 @@ def fail(message: str, code: int) -> typer.Exit:
 
 @contextmanager
 def clean_errors() -> Iterator[None]:
-    """Turn every expected failure into one stderr line and its exit code."""
+    """Turn every expected failure into one ``error: ...`` line on stderr and its exit code.
+
+    qwengraph errors carry their own code; bad tool input (a missing path, a malformed argument) is
+    2; other tool failures (no sandbox) 6; database and file system errors 1; Ctrl-C 130.
+    """
     try:
         yield
     except QwenGraphError as err:
         raise fail(str(err), err.exit_code) from None
+    except (ToolInputError, ToolLimitError) as err:
+        raise fail(str(err), 2) from None
     except ToolError as err:
         raise fail(f"tool: {err}", 6) from None
     except prompts.PromptError as err:
         raise fail(str(err), 2) from None
+    except (sqlite3.Error, OSError) as err:
+        raise fail(str(err), 1) from None
     except KeyboardInterrupt:
         raise fail("interrupted", 130) from None
 

@@ -8,8 +8,7 @@ qwengraph tree become one line on stderr and the error's exit code, never a trac
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Annotated
 
 import typer
@@ -25,7 +24,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from graphs.errors import QwenGraphError
+from agents.cli_common import clean_errors
 from graphs.models.install import Installer, ModelStatus
 
 models_app = typer.Typer(
@@ -43,19 +42,6 @@ _STATE_LABEL = {"installed": "yes", "unverified": "unverified", "missing": "no"}
 def _installer(ctx: typer.Context) -> Installer:
     found = ctx.find_object(Installer)
     return found if found is not None else Installer()
-
-
-@contextmanager
-def _errors_as_exit() -> Iterator[None]:
-    """Turn qwengraph errors (and Ctrl-C) into one stderr line and an exit code."""
-    try:
-        yield
-    except QwenGraphError as err:
-        typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(err.exit_code) from None
-    except KeyboardInterrupt:
-        typer.echo("error: interrupted", err=True)
-        raise typer.Exit(130) from None
 
 
 def _human_size(size: int) -> str:
@@ -87,7 +73,7 @@ def _table(statuses: list[ModelStatus]) -> Table:
 @models_app.command("list")
 def list_command(ctx: typer.Context) -> None:
     """Show the catalogue: size, whether installed, where, licence and source repository."""
-    with _errors_as_exit():
+    with clean_errors():
         statuses = _installer(ctx).list_models()
         console = Console()
         if not console.is_terminal:
@@ -98,7 +84,7 @@ def list_command(ctx: typer.Context) -> None:
 @models_app.command("install")
 def install_command(ctx: typer.Context, name: NameArg) -> None:
     """Download, verify (SHA-256) and install a model; no work when it is already installed."""
-    with _errors_as_exit():
+    with clean_errors():
         installer = _installer(ctx)
         installer.catalog.get(name)  # fail on an unknown name before drawing anything
         console = Console(stderr=True)
@@ -127,13 +113,13 @@ def _progress_updater(bar: Progress, task: TaskID, name: str) -> Callable[[int, 
 @models_app.command("path")
 def path_command(ctx: typer.Context, name: NameArg) -> None:
     """Print the installed model's file path and nothing else (for scripts)."""
-    with _errors_as_exit():
+    with clean_errors():
         typer.echo(str(_installer(ctx).model_path(name)))
 
 
 @models_app.command("remove")
 def remove_command(ctx: typer.Context, name: NameArg) -> None:
     """Delete an installed model file."""
-    with _errors_as_exit():
+    with clean_errors():
         removed = _installer(ctx).remove(name)
         typer.echo(f"removed {name}" if removed else f"{name} was not installed")

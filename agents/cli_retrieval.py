@@ -8,9 +8,6 @@ and a non-zero exit code, never a traceback. :func:`register` mounts both comman
 from __future__ import annotations
 
 import json
-import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
@@ -20,7 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from tools.errors import ToolError
+from agents.cli_common import clean_errors
 from tools.retrieval import Index, IngestStats
 from tools.retrieval.index import default_db_path
 from tools.retrieval.tool import MAX_K, format_hits
@@ -31,22 +28,6 @@ DbOption = Annotated[
     Path | None,
     typer.Option("--db", help="The index file (default: $QWENGRAPH_HOME/retrieval.db).", dir_okay=False),
 ]
-
-
-@contextmanager
-def _errors_as_exit() -> Iterator[None]:
-    """Turn tool and database errors (and Ctrl-C) into one stderr line and an exit code."""
-    try:
-        yield
-    except ToolError as err:
-        typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(2) from None
-    except (sqlite3.Error, OSError) as err:
-        typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(1) from None
-    except KeyboardInterrupt:
-        typer.echo("error: interrupted", err=True)
-        raise typer.Exit(130) from None
 
 
 def _summary(stats: IngestStats, index: Index) -> Table:
@@ -75,7 +56,7 @@ def ingest_command(
     db: DbOption = None,
 ) -> None:
     """Index files into the local search database (incremental: unchanged files cost nothing)."""
-    with _errors_as_exit():
+    with clean_errors():
         console = Console(stderr=True)
         with Index(db) as index:
             with Progress(
@@ -109,7 +90,7 @@ def search_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the hits as a JSON list.")] = False,
 ) -> None:
     """Search the indexed documents (BM25) and print the best passages with path:lines citations."""
-    with _errors_as_exit():
+    with clean_errors():
         with Index(db if db is not None else default_db_path(), create=False) as index:
             hits = index.search(query, k)
         if as_json:

@@ -9,8 +9,6 @@ code, never a traceback.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,7 +18,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
-from graphs.errors import QwenGraphError
+from agents.cli_common import clean_errors
 from graphs.memory.trace_query import RunTrace, TraceStats, get_run, list_runs, stats
 
 trace_app = typer.Typer(
@@ -35,19 +33,6 @@ DbOpt = Annotated[
     Path | None,
     typer.Option("--db", help="Traces database (default: $QWENGRAPH_HOME/traces.db).", dir_okay=False),
 ]
-
-
-@contextmanager
-def _errors_as_exit() -> Iterator[None]:
-    """Turn qwengraph errors (and Ctrl-C) into one stderr line and an exit code."""
-    try:
-        yield
-    except QwenGraphError as err:
-        typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(err.exit_code) from None
-    except KeyboardInterrupt:
-        typer.echo("error: interrupted", err=True)
-        raise typer.Exit(130) from None
 
 
 def _console() -> Console:
@@ -76,7 +61,7 @@ def list_command(
     db: DbOpt = None,
 ) -> None:
     """List the latest runs, newest first."""
-    with _errors_as_exit():
+    with clean_errors():
         runs = list_runs(db, limit=limit)
         if as_json:
             _dump(runs)
@@ -148,7 +133,7 @@ def show_command(
     db: DbOpt = None,
 ) -> None:
     """Show one run as a tree: its model calls and tool calls in order."""
-    with _errors_as_exit():
+    with clean_errors():
         trace = get_run(run_id, db)
         if as_json:
             _dump(trace.to_json())
@@ -159,7 +144,7 @@ def show_command(
 @trace_app.command("stats")
 def stats_command(as_json: JsonOpt = False, db: DbOpt = None) -> None:
     """Figures over all runs: counts, tokens, model latency (mean/p50/p95), tokens/s, tool error rate."""
-    with _errors_as_exit():
+    with clean_errors():
         figures = stats(db)
         if as_json:
             _dump(figures.to_json())

@@ -11,11 +11,11 @@ Any other exception is a bug and propagates.
 
 from __future__ import annotations
 
-from langchain_core.tools import BaseTool, StructuredTool, ToolException
+from langchain_core.tools import BaseTool
 from pydantic import BaseModel, Field
 
-from tools.errors import ToolError
 from tools.exact import evaluate, format_value
+from tools.model_tool import model_facing_tool
 from tools.safe_math import ARITHMETIC, DEFAULT_LIMITS, Limits, parse
 
 __all__ = ["DESCRIPTION", "calculate", "calculator", "make_calculator"]
@@ -57,30 +57,18 @@ def calculate(expression: str, limits: Limits = DEFAULT_LIMITS) -> str:
     return format_value(evaluate(parse(expression, ARITHMETIC, limits), limits))
 
 
-def _error_content(error: ToolException) -> str:
-    return f"Error: {error}"
-
-
-def _validation_error_content(_error: object) -> str:
-    return 'Error: the calculator takes one argument, "expression": a string such as "17*23".'
-
-
 def make_calculator(limits: Limits = DEFAULT_LIMITS) -> BaseTool:
     """Build the ``calculator`` tool with the given resource limits."""
 
     def run(expression: str) -> str:
-        try:
-            return calculate(expression, limits)
-        except ToolError as error:
-            raise ToolException(str(error)) from error
+        return calculate(expression, limits)
 
-    return StructuredTool.from_function(
-        func=run,
+    return model_facing_tool(
+        run,
         name="calculator",
         description=DESCRIPTION,
         args_schema=CalculatorInput,
-        handle_tool_error=_error_content,
-        handle_validation_error=_validation_error_content,
+        usage='the calculator takes one argument, "expression": a string such as "17*23".',
     )
 
 

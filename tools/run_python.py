@@ -8,11 +8,11 @@ itself (exceptions, timeouts, memory) are ordinary results the model reads; prob
 
 from __future__ import annotations
 
-from langchain_core.tools import BaseTool, StructuredTool, ToolException
+from langchain_core.tools import BaseTool
 from pydantic import BaseModel, Field
 
 from tools.code_runner.base import CodeSandbox, RunResult
-from tools.errors import ToolError
+from tools.model_tool import model_facing_tool
 
 __all__ = ["describe", "format_result", "make_run_python"]
 
@@ -77,28 +77,16 @@ class RunPythonInput(BaseModel):
     code: str = Field(description="Python source code to run; print() the values you want to see.")
 
 
-def _error_content(error: ToolException) -> str:
-    return f"Error: {error}"
-
-
-def _validation_error_content(_error: object) -> str:
-    return 'Error: run_python takes one argument, "code": a string of Python source.'
-
-
 def make_run_python(sandbox: CodeSandbox, session_id: str = "default") -> BaseTool:
     """Build the ``run_python`` tool bound to one session of ``sandbox`` (e.g. one per agent thread)."""
 
     def run(code: str) -> str:
-        try:
-            return format_result(sandbox.run(code, session_id))
-        except ToolError as error:
-            raise ToolException(str(error)) from error
+        return format_result(sandbox.run(code, session_id))
 
-    return StructuredTool.from_function(
-        func=run,
+    return model_facing_tool(
+        run,
         name="run_python",
         description=describe(sandbox),
         args_schema=RunPythonInput,
-        handle_tool_error=_error_content,
-        handle_validation_error=_validation_error_content,
+        usage='run_python takes one argument, "code": a string of Python source.',
     )

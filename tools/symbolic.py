@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import dataclasses
 
-from langchain_core.tools import BaseTool, StructuredTool, ToolException
+from langchain_core.tools import BaseTool
 from pydantic import BaseModel, Field
 
-from tools.errors import ToolError
+from tools.model_tool import model_facing_tool
 from tools.safe_math import DEFAULT_LIMITS, Limits
 from tools.symbolic_parse import DEFAULT_SETTINGS, SYMBOLIC, SymbolicSettings, prepare
 
@@ -104,17 +104,6 @@ def symbolic_math(
     return run_in_worker(request, settings)
 
 
-def _error_content(error: ToolException) -> str:
-    return f"Error: {error}"
-
-
-def _validation_error_content(_error: object) -> str:
-    return (
-        'Error: symbolic takes "operation" (like "differentiate") and "expression" (like "x^2 + 1"), '
-        'optionally "variable", "point", "bounds" (strings) and "order" (an integer).'
-    )
-
-
 def make_symbolic(limits: Limits = DEFAULT_LIMITS, settings: SymbolicSettings = DEFAULT_SETTINGS) -> BaseTool:
     """Build the ``symbolic`` tool with the given parser limits and sympy-side settings."""
 
@@ -127,27 +116,26 @@ def make_symbolic(limits: Limits = DEFAULT_LIMITS, settings: SymbolicSettings = 
         bounds: str = "",
         order: int = 1,
     ) -> str:
-        try:
-            return symbolic_math(
-                operation,
-                expression,
-                variable=variable,
-                point=point,
-                bounds=bounds,
-                order=order,
-                limits=limits,
-                settings=settings,
-            )
-        except ToolError as error:
-            raise ToolException(str(error)) from error
+        return symbolic_math(
+            operation,
+            expression,
+            variable=variable,
+            point=point,
+            bounds=bounds,
+            order=order,
+            limits=limits,
+            settings=settings,
+        )
 
-    return StructuredTool.from_function(
-        func=run,
+    return model_facing_tool(
+        run,
         name="symbolic",
         description=DESCRIPTION,
         args_schema=SymbolicInput,
-        handle_tool_error=_error_content,
-        handle_validation_error=_validation_error_content,
+        usage=(
+            'symbolic takes "operation" (like "differentiate") and "expression" (like "x^2 + 1"), '
+            'optionally "variable", "point", "bounds" (strings) and "order" (an integer).'
+        ),
     )
 
 

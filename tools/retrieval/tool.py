@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from langchain_core.tools import BaseTool, StructuredTool, ToolException
+from langchain_core.tools import BaseTool
 from pydantic import BaseModel, Field
 
-from tools.errors import ToolError
+from tools.model_tool import model_facing_tool
 from tools.retrieval.index import Hit, Index
 
 __all__ = ["DESCRIPTION", "MAX_K", "SearchInput", "format_hits", "make_search_tool"]
@@ -47,28 +47,16 @@ def format_hits(query: str, hits: list[Hit], relative_to: Path | None = None) ->
     return "\n\n".join(blocks)
 
 
-def _error_content(error: ToolException) -> str:
-    return f"Error: {error}"
-
-
-def _validation_error_content(_error: object) -> str:
-    return f'Error: search takes "query" (a string) and optionally "k" (an integer from 1 to {MAX_K}).'
-
-
 def make_search_tool(index: Index, *, default_k: int = 5) -> BaseTool:
     """Build the ``search`` tool over ``index``."""
 
     def run(query: str, k: int = default_k) -> str:
-        try:
-            return format_hits(query, index.search(query, k), Path.cwd())
-        except ToolError as error:
-            raise ToolException(str(error)) from error
+        return format_hits(query, index.search(query, k), Path.cwd())
 
-    return StructuredTool.from_function(
-        func=run,
+    return model_facing_tool(
+        run,
         name="search",
         description=DESCRIPTION,
         args_schema=SearchInput,
-        handle_tool_error=_error_content,
-        handle_validation_error=_validation_error_content,
+        usage=f'search takes "query" (a string) and optionally "k" (an integer from 1 to {MAX_K}).',
     )

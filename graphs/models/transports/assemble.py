@@ -15,7 +15,15 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
-from graphs.models.qwen import BadToolCall, ContentStream, Piece, StreamedToolCalls, ToolCall
+from graphs.models.qwen import (
+    BadToolCall,
+    ContentStream,
+    Piece,
+    StreamedToolCalls,
+    ToolCall,
+    field_thinking,
+    structured_tool_calls,
+)
 from graphs.models.transports.base import Delta, Usage
 
 
@@ -54,6 +62,16 @@ class DeltaAssembler:
         if content:
             self._apply(delta, self._content.feed(content))
         return delta if _has_output(delta) else None
+
+    def feed_message(self, message: Mapping[str, Any]) -> Delta | None:
+        """Add a whole message dict (or an Ollama stream chunk's ``message``) in any dialect."""
+        calls, bad = structured_tool_calls(message.get("tool_calls"))
+        return self.feed(
+            thinking=field_thinking(message),
+            content=message.get("content") or "",
+            tool_calls=calls,
+            bad_tool_calls=bad,
+        )
 
     def feed_tool_deltas(self, deltas: Sequence[Mapping[str, Any]] | None) -> None:
         """Add OpenAI-style streamed tool-call fragments (joined by index at the end)."""

@@ -15,7 +15,6 @@ import httpx
 import ollama
 
 from graphs.errors import ModelError, ModelNotFound, ServerError, ServerUnavailable
-from graphs.models.qwen import field_thinking, structured_tool_calls
 from graphs.models.transports.assemble import DeltaAssembler
 from graphs.models.transports.base import ChatRequest, Delta, Usage
 from graphs.models.transports.retry import RetryPolicy, aretrying, final_error, retrying
@@ -186,14 +185,7 @@ class _Reader:
     def body(self, body: Mapping[str, Any]) -> Iterator[Delta]:
         """Take one body; yield what can be shown now."""
         self.last = body
-        message = body.get("message") or {}
-        calls, bad = structured_tool_calls(message.get("tool_calls"))
-        delta = self.assembler.feed(
-            thinking=field_thinking(message),
-            content=message.get("content") or "",
-            tool_calls=calls,
-            bad_tool_calls=bad,
-        )
+        delta = self.assembler.feed_message(body.get("message") or {})
         if delta is not None:
             yield delta
 

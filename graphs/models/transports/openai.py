@@ -17,7 +17,7 @@ from typing import Any, Literal
 import httpx
 
 from graphs.errors import ModelError, ModelNotFound, ResponseFormatError, ServerError, ServerUnavailable
-from graphs.models.qwen import field_thinking, soft_switch, structured_tool_calls
+from graphs.models.qwen import field_thinking, soft_switch
 from graphs.models.transports.assemble import DeltaAssembler
 from graphs.models.transports.base import ChatRequest, Delta, Usage
 from graphs.models.transports.retry import RetryPolicy, aretrying, final_error, retrying
@@ -247,14 +247,7 @@ def _whole(assembler: DeltaAssembler, body: Mapping[str, Any]) -> Iterator[Delta
     if not choices:
         raise ResponseFormatError(f"response has no choices: {json.dumps(body)[:300]}")
     choice = choices[0]
-    message = choice.get("message") or {}
-    calls, bad = structured_tool_calls(message.get("tool_calls"))
-    delta = assembler.feed(
-        thinking=field_thinking(message),
-        content=message.get("content") or "",
-        tool_calls=calls,
-        bad_tool_calls=bad,
-    )
+    delta = assembler.feed_message(choice.get("message") or {})
     if delta is not None:
         yield delta
     yield assembler.finish(choice.get("finish_reason"), openai_usage(body.get("usage")))
