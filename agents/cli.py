@@ -22,6 +22,7 @@ from agents.cli_retrieval import register as register_retrieval
 from agents.cli_threads import MEMORY_HELP, maybe_checkpointer
 from agents.cli_threads import register as register_threads
 from agents.cli_trace import trace_app
+from agents.cli_workflow import register as register_workflow
 from agents.runner import Event, run
 from agents.settings import resolve_model
 from agents.toolbox import open_tools, parse_tool_names
@@ -39,6 +40,7 @@ app = typer.Typer(
 app.add_typer(models_app, name="models", help="Install and manage the embedded local models.")
 register_retrieval(app)
 register_threads(app)
+register_workflow(app)
 app.add_typer(trace_app, name="trace", help="Inspect recorded runs: model and tool calls, tokens, timings.")
 
 
