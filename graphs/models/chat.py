@@ -4,6 +4,10 @@ Picks a transport from the model URI, maps the thinking switch and Qwen3's sampl
 mode, strips past thinking from the history it sends, and turns the transport's neutral deltas into
 langchain-core messages: thinking as ``reasoning`` content blocks (never answer text), tool calls
 as ``tool_calls``, unreadable tool calls as ``invalid_tool_calls`` with a precise error.
+
+Thinking policy: ``think="auto"`` asks :func:`graphs.models.thinking.decide_think` (or your
+``think_rule``); ``thinking_budget`` caps reasoning tokens (:mod:`graphs.models.budget`); a response
+that only thought is retried once (``no_answer``) and marked ``response_metadata["recovered"]``.
 """
 
 from __future__ import annotations
@@ -24,8 +28,10 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ConfigDict, Field, PrivateAttr
 
 from graphs.errors import ConfigError
+from graphs.models.budget import NoAnswerPolicy, lacks_answer, retry_settings
 from graphs.models.convert import to_neutral
 from graphs.models.qwen import sampling_defaults
+from graphs.models.thinking import ThinkRule, decide_think
 from graphs.models.transports.base import ChatRequest, Delta, Transport
 from graphs.models.transports.ollama import OllamaTransport
 from graphs.models.transports.openai import OpenAITransport
@@ -50,7 +56,19 @@ class ChatQwen(BaseChatModel):
         default=None, description="Server URL; else QWENGRAPH_BASE_URL; else the default."
     )
     api_key: str | None = Field(default=None, description="Bearer token for OpenAI-compatible servers.")
-    think: bool | None = Field(default=None, description="Thinking on/off; None leaves it to the server.")
+    think: bool | Literal["auto"] | None = Field(
+        default=None, description="Thinking on/off; 'auto' decides per request; None leaves it to the server."
+    )
+    think_rule: ThinkRule | None = Field(
+        default=None, exclude=True, description="Replaces decide_think for think='auto'."
+    )
+    thinking_budget: int | None = Field(
+        default=None, ge=0, description="Reasoning tokens allowed per call (see graphs.models.budget)."
+    )
+    no_answer: NoAnswerPolicy = Field(
+        default="no_think",
+        description="When a response only thought: retry without thinking, with double budget, or off.",
+    )
     temperature: float | None = None
     top_p: float | None = None
     top_k: int | None = None
@@ -135,6 +153,8 @@ class ChatQwen(BaseChatModel):
     ) -> ChatRequest:
         """The neutral request for ``messages`` with per-call overrides (``think``, ``tools``...)."""
         think = kwargs.get("think", self.think)
+        if think == "auto":
+            think = (kwargs.get("think_rule") or self.think_rule or decide_think)(messages)
         can_think = bool(getattr(self.get_transport(), "can_think", True))
         if not can_think:  # e.g. a Qwen2.5 GGUF: no thinking mode, so its sampling is the plain one
             think = None
@@ -145,6 +165,7 @@ class ChatQwen(BaseChatModel):
                 sampling[key] = value
         if stop:
             sampling["stop"] = list(stop)
+        budget = kwargs.get("thinking_budget", self.thinking_budget)
         return ChatRequest(
             model=self.model_name,
             messages=to_neutral(messages),
@@ -153,7 +174,16 @@ class ChatQwen(BaseChatModel):
             sampling=sampling,
             stream=stream,
             tool_choice=kwargs.get("tool_choice"),
+            thinking_budget=budget if think is not False else None,
         )
+
+    def _recovery(self, request: ChatRequest, **kwargs: Any) -> tuple[dict[str, Any], str] | None:
+        """Per-call overrides and label for the one retry after a response without an answer."""
+        policy = kwargs.get("no_answer", self.no_answer)
+        settings = retry_settings(policy, request.thinking_budget, request.sampling.get("max_tokens"))
+        if settings is None or (request.think is False and settings[0].get("think") is False):
+            return None
+        return {**kwargs, **settings[0]}, settings[1]
 
     def _generate(
         self,
@@ -163,7 +193,12 @@ class ChatQwen(BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         request = self.build_request(messages, stop, stream=False, **kwargs)
-        return _result(list(self.get_transport().chat(request)), self.model_name)
+        deltas = list(self.get_transport().chat(request))
+        retry = self._recovery(request, **kwargs) if lacks_answer(deltas) else None
+        if retry is None:
+            return _result(deltas, self.model_name)
+        again = self.build_request(messages, stop, stream=False, **retry[0])
+        return _result(deltas + list(self.get_transport().chat(again)), self.model_name, recovered=retry[1])
 
     async def _agenerate(
         self,
@@ -174,7 +209,12 @@ class ChatQwen(BaseChatModel):
     ) -> ChatResult:
         request = self.build_request(messages, stop, stream=False, **kwargs)
         deltas = [d async for d in self.get_transport().achat(request)]
-        return _result(deltas, self.model_name)
+        retry = self._recovery(request, **kwargs) if lacks_answer(deltas) else None
+        if retry is None:
+            return _result(deltas, self.model_name)
+        again = self.build_request(messages, stop, stream=False, **retry[0])
+        deltas += [d async for d in self.get_transport().achat(again)]
+        return _result(deltas, self.model_name, recovered=retry[1])
 
     def _stream(
         self,
@@ -183,13 +223,43 @@ class ChatQwen(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        request = self.build_request(messages, stop, stream=True, **kwargs)
+        request: ChatRequest | None = self.build_request(messages, stop, stream=True, **kwargs)
         chunker = _Chunker(self.model_name)
-        for delta in self.get_transport().chat(request):
-            chunk = chunker.chunk(delta)
-            if run_manager is not None:
-                run_manager.on_llm_new_token(delta.text, chunk=chunk)
-            yield chunk
+        while request is not None:
+            held: list[Delta] = []  # closing deltas wait: a retry must not merge two finish reasons
+            for delta in self.get_transport().chat(request):
+                chunker.seen.append(delta)
+                if _is_final(delta):
+                    held.append(delta)
+                    continue
+                chunk = chunker.chunk(delta)
+                if run_manager is not None:
+                    run_manager.on_llm_new_token(delta.text, chunk=chunk)
+                yield chunk
+            request = self._next_attempt(chunker, request, messages, stop, kwargs)
+            for delta in held:
+                chunk = chunker.chunk(delta, final=request is None)
+                if run_manager is not None:
+                    run_manager.on_llm_new_token(delta.text, chunk=chunk)
+                yield chunk
+
+    def _next_attempt(
+        self,
+        chunker: _Chunker,
+        request: ChatRequest,
+        messages: list[BaseMessage],
+        stop: list[str] | None,
+        kwargs: dict[str, Any],
+    ) -> ChatRequest | None:
+        """The retry request after a streamed response without an answer (once), else ``None``."""
+        if chunker.extra.get("recovered") or not lacks_answer(chunker.seen):
+            return None
+        retry = self._recovery(request, **kwargs)
+        if retry is None:
+            return None
+        chunker.extra["recovered"] = retry[1]
+        chunker.seen.clear()
+        return self.build_request(messages, stop, stream=True, **retry[0])
 
     async def _astream(
         self,
@@ -198,13 +268,25 @@ class ChatQwen(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
-        request = self.build_request(messages, stop, stream=True, **kwargs)
+        request: ChatRequest | None = self.build_request(messages, stop, stream=True, **kwargs)
         chunker = _Chunker(self.model_name)
-        async for delta in self.get_transport().achat(request):
-            chunk = chunker.chunk(delta)
-            if run_manager is not None:
-                await run_manager.on_llm_new_token(delta.text, chunk=chunk)
-            yield chunk
+        while request is not None:
+            held: list[Delta] = []
+            async for delta in self.get_transport().achat(request):
+                chunker.seen.append(delta)
+                if _is_final(delta):
+                    held.append(delta)
+                    continue
+                chunk = chunker.chunk(delta)
+                if run_manager is not None:
+                    await run_manager.on_llm_new_token(delta.text, chunk=chunk)
+                yield chunk
+            request = self._next_attempt(chunker, request, messages, stop, kwargs)
+            for delta in held:
+                chunk = chunker.chunk(delta, final=request is None)
+                if run_manager is not None:
+                    await run_manager.on_llm_new_token(delta.text, chunk=chunk)
+                yield chunk
 
 
 class _Chunker:
@@ -213,8 +295,11 @@ class _Chunker:
     def __init__(self, model_name: str) -> None:
         self.model_name = model_name
         self.next_tool_index = FIRST_TOOL_INDEX
+        self.seen: list[Delta] = []  # this attempt's deltas, for the no-answer check
+        self.extra: dict[str, Any] = {}  # added to the final metadata (``recovered``)
 
-    def chunk(self, delta: Delta) -> ChatGenerationChunk:
+    def chunk(self, delta: Delta, *, final: bool = True) -> ChatGenerationChunk:
+        """The chunk for ``delta``; ``final=False`` drops the closing metadata of a retried attempt."""
         content: list[str | dict[str, Any]] = []
         if delta.thinking:
             content.append({"type": "reasoning", "reasoning": delta.thinking, "index": THINK_INDEX})
@@ -228,12 +313,13 @@ class _Chunker:
                 )
             )
             self.next_tool_index += 1
-        metadata = _metadata(delta, self.model_name) if _is_final(delta) else {}
+        closing = final and _is_final(delta)
+        metadata = {**_metadata(delta, self.model_name), **self.extra} if closing else {}
         message = AIMessageChunk(
             content=content,
             tool_call_chunks=tool_chunks,
             response_metadata=metadata,
-            usage_metadata=_usage(delta),
+            usage_metadata=_usage(delta) if final else None,
         )
         return ChatGenerationChunk(message=message)
 
@@ -246,6 +332,8 @@ def _metadata(delta: Delta, model_name: str) -> dict[str, Any]:
     meta: dict[str, Any] = {}
     if delta.finish_reason is not None or delta.usage is not None:
         meta.update(model_name=model_name, finish_reason=delta.finish_reason or "")
+    if delta.thinking_budget_hit:
+        meta["thinking_budget_hit"] = True
     if delta.bad_tool_calls:
         meta["bad_tool_calls"] = [
             {"name": b.name, "raw": b.raw, "error": b.error, "id": b.id} for b in delta.bad_tool_calls
@@ -267,7 +355,7 @@ def _usage(delta: Delta) -> Any:
     return usage
 
 
-def _result(deltas: list[Delta], model_name: str) -> ChatResult:
+def _result(deltas: list[Delta], model_name: str, *, recovered: str | None = None) -> ChatResult:
     thinking = "".join(d.thinking for d in deltas).strip()
     text = "".join(d.text for d in deltas).strip()
     content: list[str | dict[str, Any]] = []
@@ -282,9 +370,12 @@ def _result(deltas: list[Delta], model_name: str) -> ChatResult:
         for b in bad
     ]
     final = next((d for d in reversed(deltas) if d.finish_reason is not None or d.usage is not None), Delta())
-    meta = _metadata(
-        Delta(finish_reason=final.finish_reason or "", usage=final.usage, bad_tool_calls=bad), model_name
-    )
+    hit = any(d.thinking_budget_hit for d in deltas)
+    closing = Delta(finish_reason=final.finish_reason or "", usage=final.usage, bad_tool_calls=bad)
+    closing.thinking_budget_hit = hit
+    meta = _metadata(closing, model_name)
+    if recovered:
+        meta["recovered"] = recovered
     message = AIMessage(
         content=content,
         tool_calls=calls,

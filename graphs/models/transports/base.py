@@ -27,6 +27,7 @@ class ChatRequest:
     ``tools`` are OpenAI-style function schemas (``{"type": "function", "function": {...}}``).
     ``think`` is ``None`` when the caller leaves it to the server. ``sampling`` holds
     ``temperature``, ``top_p``, ``top_k``, ``max_tokens``, ``stop``, ``seed`` where set.
+    ``thinking_budget`` caps reasoning tokens (see ``graphs.models.budget`` for who enforces it).
     """
 
     model: str
@@ -36,6 +37,7 @@ class ChatRequest:
     sampling: dict[str, Any] = field(default_factory=dict)
     stream: bool = False
     tool_choice: ToolChoice | None = None
+    thinking_budget: int | None = None
 
 
 @dataclass
@@ -49,7 +51,10 @@ class Usage:
 
 @dataclass
 class Delta:
-    """One piece of a response. Tool calls are always complete when they appear in a delta."""
+    """One piece of a response. Tool calls are always complete when they appear in a delta.
+
+    ``thinking_budget_hit`` is set on the closing delta when a client-side budget cut the thinking.
+    """
 
     thinking: str = ""
     text: str = ""
@@ -57,6 +62,7 @@ class Delta:
     bad_tool_calls: list[BadToolCall] = field(default_factory=list)
     finish_reason: str | None = None
     usage: Usage | None = None
+    thinking_budget_hit: bool = False
 
 
 class Transport(Protocol):

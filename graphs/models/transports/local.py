@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from graphs.errors import ConfigError, ModelError
+from graphs.models.budget import THINK_CLOSE, ThinkingMeter, continuation_prompt
 from graphs.models.cassette import Recorder, Replayer, active
 from graphs.models.catalog import ChatFamily
 from graphs.models.chatml import render_chatml
@@ -174,7 +175,8 @@ class LocalTransport:
                 deltas.append(first)
         closing = JSONEnd(prefill[len("<tool_call>\n") :]) if prefill else None
         prompt_tokens = 0
-        pieces = self.engine.complete(prompt, request.sampling)
+        budget = self._meter(request, prefill)
+        pieces = self._pieces(prompt, request.sampling, budget)
         for produced, piece in enumerate(pieces, 1):
             prompt_tokens = max(prompt_tokens, piece.prompt_tokens)
             text = piece.text
@@ -196,11 +198,47 @@ class LocalTransport:
                 usage = Usage(prompt_tokens=prompt_tokens, completion_tokens=produced)
                 _close(pieces)
                 break
-        deltas.append(assembler.finish(finish, usage))
+        closing_delta = assembler.finish(finish, usage)
+        closing_delta.thinking_budget_hit = budget is not None and budget.hit
+        deltas.append(closing_delta)
         if request.stream:
             yield from deltas
         else:
             yield _merge(deltas)
+
+    def _meter(self, request: ChatRequest, prefill: str) -> ThinkingMeter | None:
+        """A thinking meter when a budget applies (a thinking model, thinking on, no forced call)."""
+        if request.thinking_budget is None or prefill or not self.can_think or request.think is False:
+            return None
+        return ThinkingMeter(max(0, request.thinking_budget))
+
+    def _pieces(self, prompt: str, sampling: dict[str, Any], meter: ThinkingMeter | None) -> Iterator[Piece]:
+        """The engine's pieces; past the thinking budget, a second completion after the early stop.
+
+        The closing ``</think>`` is handed on as a piece of its own so the parser leaves thinking; the
+        early-stop sentence is only in the prompt. Token counts of both completions are summed.
+        """
+        first = self.engine.complete(prompt, sampling)
+        produced = prompt_tokens = 0
+        for piece in first:
+            produced += 1
+            prompt_tokens = max(prompt_tokens, piece.prompt_tokens)
+            if meter is not None and not piece.finish_reason and meter.feed(piece.text):
+                _close(first)
+                break
+            yield piece
+        if meter is None or not meter.hit:
+            return
+        yield Piece(text=f"{piece.text}\n{THINK_CLOSE}\n\n")
+        for more in self.engine.complete(continuation_prompt(prompt, meter.thinking), sampling):
+            if more.finish_reason:
+                more = Piece(  # noqa: PLW2901 - the closing piece gets both completions' counts
+                    text=more.text,
+                    finish_reason=more.finish_reason,
+                    prompt_tokens=prompt_tokens,
+                    completion_tokens=produced + more.completion_tokens,
+                )
+            yield more
 
     async def achat(self, request: ChatRequest) -> AsyncIterator[Delta]:
         """Run :meth:`chat` in a worker thread and hand its deltas to the event loop."""
@@ -276,6 +314,7 @@ def _merge(deltas: list[Delta]) -> Delta:
         out.bad_tool_calls.extend(d.bad_tool_calls)
         out.finish_reason = d.finish_reason or out.finish_reason
         out.usage = d.usage or out.usage
+        out.thinking_budget_hit = out.thinking_budget_hit or d.thinking_budget_hit
     return out
 
 

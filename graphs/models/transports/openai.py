@@ -4,7 +4,9 @@ Serves vLLM, llama.cpp's server, SGLang, LM Studio and Ollama's ``/v1``. Wire fa
 tool calls are JSON *strings*; streamed calls arrive as fragments keyed by ``index``; thinking is
 ``reasoning`` (vLLM 0.17+, Ollama /v1), ``reasoning_content`` (older vLLM) or inline tags; the
 thinking switch is ``chat_template_kwargs.enable_thinking`` (vLLM, SGLang, llama.cpp) or, for
-servers without it, Qwen3's ``/think`` and ``/no_think`` soft switches. No SDK: the openai package
+servers without it, Qwen3's ``/think`` and ``/no_think`` soft switches. A thinking budget is sent as
+vLLM's top-level ``thinking_token_budget`` (honoured when the server runs with a reasoning config;
+other servers ignore the field). No SDK: the openai package
 adds milliseconds per call and nothing we need.
 """
 
@@ -100,6 +102,8 @@ class OpenAITransport:
                 body["chat_template_kwargs"] = {"enable_thinking": request.think}
             else:
                 _soft_switch_last_user(messages, request.think)
+        if request.thinking_budget is not None and request.think is not False:
+            body["thinking_token_budget"] = request.thinking_budget  # vLLM's own budget field
         return body
 
     def _chat_once(self, request: ChatRequest) -> Iterator[Delta]:
