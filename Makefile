@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 PACKAGES := agents tools graphs prompts
 DEMO_PROMPT ?= A company's revenue grows 15% a year from \$$2M in 2020. Will it reach \$$5M by 2025? If not, what yearly growth rate would it need?
 
-.PHONY: setup setup-local test lint demo clean
+.PHONY: setup setup-local system-deps test lint demo clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,8 +20,15 @@ setup: $(STAMP)
 setup-local: setup
 	$(BIN)/python -m pip install -q -e ".[dev,local]"
 
+## system-deps: bubblewrap (code-runner sandbox) and PostgreSQL (memory suite), via apt when root
+system-deps:
+	@if command -v bwrap >/dev/null && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then :; \
+	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap postgresql >/dev/null; \
+	else echo "note: without bubblewrap and postgresql the sandbox and PostgreSQL tests are skipped"; fi
+
 ## test: the offline test suite (replayed cassettes; no model server, no network)
-test: setup
+test: setup system-deps
 	$(BIN)/pytest
 
 ## lint: ruff (lint + format) and mypy strict on the four packages
