@@ -16,6 +16,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from agents.agent_run import make_model, plan_run, run_think
 from agents.cli_common import Display, TerminalApprover, clean_errors, fail
 from agents.cli_models import models_app
 from agents.cli_retrieval import register as register_retrieval
@@ -24,11 +25,9 @@ from agents.cli_threads import register as register_threads
 from agents.cli_trace import trace_app
 from agents.cli_workflow import register as register_workflow
 from agents.runner import Event, run
-from agents.settings import resolve_model
 from agents.toolbox import open_tools, parse_tool_names
 from graphs.errors import ConfigError
 from graphs.models.cassette import record, replay
-from graphs.models.chat import ChatQwen
 
 app = typer.Typer(
     name="qwengraph",
@@ -75,13 +74,18 @@ def run_command(
     replay_from: Annotated[
         Path | None, typer.Option("--replay", help="Replay a recorded run offline.")
     ] = None,
-    max_steps: Annotated[int, typer.Option(min=1, max=100, help="Model calls allowed.")] = 8,
+    max_steps: Annotated[
+        int | None, typer.Option(min=1, max=100, help="Model calls allowed (default: 8, or the agent's).")
+    ] = None,
     timeout: Annotated[
         float, typer.Option(min=0.01, help="Seconds to wait for the server per request.")
     ] = 300.0,
     tool_names: Annotated[
-        str, typer.Option("--tools", help="Comma-separated: calculator, symbolic, run_python, search.")
-    ] = "calculator",
+        str | None,
+        typer.Option(
+            "--tools", help="Comma-separated: calculator, symbolic, run_python, search (default: calculator)."
+        ),
+    ] = None,
     force_tool: Annotated[
         bool | None,
         typer.Option(
@@ -99,28 +103,54 @@ def run_command(
     trace_content: Annotated[
         bool, typer.Option("--trace-content", help="Store prompt, arguments and answer as text in the trace.")
     ] = False,
+    agent: Annotated[
+        str | None,
+        typer.Option(
+            "--agent",
+            help="An agent (math-tutor, coding-assistant, researcher, automation) or 'auto' to route.",
+        ),
+    ] = None,
+    mode: Annotated[
+        str | None, typer.Option("--mode", help="Agent mode: math-tutor answer (default) or hint.")
+    ] = None,
+    language: Annotated[str | None, typer.Option("--language", help="Answer in this language.")] = None,
 ) -> None:
-    """Run the ReAct agent (calculator tool) on PROMPT."""
+    """Run an agent on PROMPT: plain ReAct with --tools, or a named --agent (its tools and prompt)."""
     if not prompt.strip():
         raise fail("the prompt is empty", 2)
     console = Console(highlight=False)
     on_event: Callable[[Event], None] | None = None if as_json else Display(console)
-    approve_names = parse_tool_names(approve) if approve.strip() else []
+    with clean_errors():
+        approve_names = parse_tool_names(approve) if approve.strip() else []
+        plan = plan_run(
+            prompt,
+            agent=agent,
+            tools=parse_tool_names(tool_names) if tool_names is not None else None,
+            think=think,
+            force_tool=force_tool,
+            max_steps=max_steps,
+            mode=mode,
+            language=language,
+        )
+    if plan.reason and not as_json:
+        note = f"agent: {plan.agent or 'plain'} ({plan.reason})"
+        Console(stderr=True, highlight=False).print(note, style="dim", markup=False)
     with (
         clean_errors(),
         cassette_context(record_to, replay_from),
-        open_tools(parse_tool_names(tool_names), session_id=thread or "cli") as tools,
+        open_tools(plan.tools, session_id=thread or "cli") as tools,
         maybe_checkpointer(thread is not None, memory) as saver,
     ):
-        chat_model = ChatQwen(model=resolve_model(model), base_url=base_url, timeout=timeout)
+        chat_model = make_model(plan, model=model, base_url=base_url, timeout=timeout)
         result = run(
             prompt,
             chat_model=chat_model,
-            think=think if think is not None else True,
+            think=run_think(plan),
             stream=not no_stream,
-            max_steps=max_steps,
-            force_tool=force_tool,
+            max_steps=plan.max_steps,
+            force_tool=plan.force_tool,
             tools=tools,
+            system_prompt=plan.system_prompt,
             on_event=on_event,
             thread=thread,
             checkpointer=saver,

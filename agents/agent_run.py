@@ -1,0 +1,216 @@
+"""Run a named agent: the Python API (:func:`run_agent`) and the settings behind ``run --agent``.
+
+Settings resolve in this order: the user's explicit choice (a flag or keyword), then the router's
+decision (``--agent auto``), then the agent's spec, then the plain ``qwengraph run`` defaults.
+The model: ``--model``, else ``QWENGRAPH_MODEL``, else the router's hint or the spec's preferred
+model, else the embedded local model.
+
+Example:
+    >>> from agents.agent_run import run_agent
+    >>> result = run_agent("math-tutor", "Differentiate x^3", model="ollama:qwen3:8b")  # doctest: +SKIP
+    >>> print(result.answer)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import prompts
+from agents.router import DEFAULT_RULES, RouteDecision, Rule, route_request
+from agents.runner import run
+from agents.settings import resolve_model
+from agents.spec import AgentCatalog, AgentSpec, ThinkPolicy, builtin_agents
+from agents.toolbox import DEFAULT_TOOLS, open_tools
+from graphs.errors import ConfigError
+from graphs.models.chat import ChatQwen
+from graphs.models.install import list_models
+from graphs.summary import RunSummary
+from tools.retrieval import default_db_path
+
+AUTO = "auto"
+DEFAULT_MAX_STEPS = 8
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """The resolved settings of one run: which tools, prompt, thinking, limits and model."""
+
+    tools: tuple[str, ...]
+    system_prompt: str | None  # None: the default ReAct prompt
+    think: ThinkPolicy
+    thinking_budget: int | None = None
+    force_tool: bool | None = None
+    max_steps: int = DEFAULT_MAX_STEPS
+    model: str | None = None  # preferred model, below --model and QWENGRAPH_MODEL
+    agent: str | None = None
+    reason: str | None = None  # why the router chose this (``--agent auto``)
+
+
+def plan_for_spec(
+    spec: AgentSpec,
+    *,
+    tools: Sequence[str] | None = None,
+    think: bool | None = None,
+    force_tool: bool | None = None,
+    max_steps: int | None = None,
+    decision: RouteDecision | None = None,
+) -> RunPlan:
+    """Settings for running ``spec``; explicit arguments override it, the router's decision too."""
+    spec.graph_module()
+    if spec.graph != "react":
+        raise ConfigError(
+            f"agent {spec.name!r} uses the {spec.graph} graph; `run --agent` drives react agents"
+        )
+    if tools is not None:
+        spec = dataclasses.replace(spec, tools=tuple(tools))
+    policy: ThinkPolicy = think if think is not None else (decision.think if decision else spec.think)
+    return RunPlan(
+        tools=spec.tools,
+        system_prompt=spec.render_prompt(),
+        think=policy,
+        thinking_budget=spec.thinking_budget,
+        force_tool=force_tool if force_tool is not None else spec.force_tool,
+        max_steps=max_steps or spec.max_steps,
+        model=(decision.model_hint if decision and decision.model_hint else None) or spec.model,
+        agent=spec.name,
+        reason=decision.reason if decision else None,
+    )
+
+
+def plan_run(
+    prompt: str,
+    *,
+    agent: str | None = None,
+    tools: Sequence[str] | None = None,
+    think: bool | None = None,
+    force_tool: bool | None = None,
+    max_steps: int | None = None,
+    mode: str | None = None,
+    language: str | None = None,
+    catalog: AgentCatalog | None = None,
+    rules: Sequence[Rule] = DEFAULT_RULES,
+    has_index: bool | None = None,
+) -> RunPlan:
+    """Resolve ``qwengraph run`` settings: plain ReAct (``agent=None``), a named agent, or ``"auto"``.
+
+    ``None`` arguments were not given by the user. ``has_index`` (``None``: look now) tells the
+    router and the coding assistant whether a document index exists.
+    """
+    indexed = default_db_path().exists() if has_index is None else has_index
+    decision = None
+    if agent == AUTO:
+        decision = route_request(prompt, has_index=indexed, rules=rules)
+        agent = decision.agent
+    if agent is not None:
+        spec = (catalog or builtin_agents(has_index=indexed)).get(agent)
+        spec = spec.with_variables(mode=mode, language=language)
+        return plan_for_spec(
+            spec, tools=tools, think=think, force_tool=force_tool, max_steps=max_steps, decision=decision
+        )
+    if mode is not None:
+        raise ConfigError("--mode needs an agent that has modes, e.g. --agent math-tutor")
+    names = tuple(tools) if tools is not None else DEFAULT_TOOLS
+    system = None
+    if language:
+        system = prompts.render("react", tool_names=sorted(names)) + f"\n\nAnswer in {language}."
+    default_think: ThinkPolicy = decision.think if decision else True
+    return RunPlan(
+        tools=names,
+        system_prompt=system,
+        think=think if think is not None else default_think,
+        force_tool=force_tool,
+        max_steps=max_steps or DEFAULT_MAX_STEPS,
+        model=decision.model_hint if decision else None,
+        reason=decision.reason if decision else None,
+    )
+
+
+def pick_model(flag: str | None, preferred: str | None) -> str:
+    """``--model``, else ``QWENGRAPH_MODEL``, else ``preferred``, else the default local model.
+
+    A preferred local catalogue model that is not installed is passed over (the router's hint must
+    not turn a working setup into a "model not installed" error).
+    """
+    if flag or os.environ.get("QWENGRAPH_MODEL"):
+        return resolve_model(flag)
+    if preferred and preferred.startswith("local:") and not _installed(preferred.removeprefix("local:")):
+        preferred = None
+    return resolve_model(preferred)
+
+
+def _installed(name: str) -> bool:
+    """Whether a local model (catalogue name or .gguf path) is on disk."""
+    if name.endswith(".gguf"):
+        return Path(name).is_file()
+    return any(status.name == name and status.installed for status in list_models())
+
+
+def make_model(
+    plan: RunPlan, *, model: str | None = None, base_url: str | None = None, timeout: float = 300.0
+) -> ChatQwen:
+    """The chat model for ``plan`` (thinking policy ``"auto"`` and the budget live on the model)."""
+    return ChatQwen(
+        model=pick_model(model, plan.model),
+        base_url=base_url,
+        timeout=timeout,
+        think=AUTO if plan.think == AUTO else None,
+        thinking_budget=plan.thinking_budget,
+    )
+
+
+def run_think(plan: RunPlan) -> bool | None:
+    """The ``think`` argument of :func:`agents.runner.run` (``None`` when the model decides)."""
+    return None if plan.think == AUTO else bool(plan.think)
+
+
+def run_agent(
+    agent: str | AgentSpec,
+    prompt: str,
+    *,
+    model: str | None = None,
+    base_url: str | None = None,
+    chat_model: ChatQwen | None = None,
+    mode: str | None = None,
+    language: str | None = None,
+    catalog: AgentCatalog | None = None,
+    **options: Any,
+) -> RunSummary:
+    """Run an agent (a name, ``"auto"`` or a spec) on ``prompt`` and return its summary.
+
+    Args:
+        agent: a name from ``catalog`` (default: :func:`agents.spec.builtin_agents`), ``"auto"``
+            for the router, or an :class:`AgentSpec`.
+        prompt: the request.
+        model: model URI (see :func:`pick_model`); ignored when ``chat_model`` is given.
+        base_url: server URL for ``ollama:``/``openai:`` models.
+        chat_model: a ready model, e.g. one with a scripted transport in tests.
+        mode: the agent's mode (math-tutor: ``"answer"`` or ``"hint"``).
+        language: answer in this language.
+        catalog: where agent names are looked up.
+        **options: passed to :func:`agents.runner.run` (``thread``, ``on_event``, ``trace``...).
+    """
+    if isinstance(agent, AgentSpec):
+        plan = plan_for_spec(agent.with_variables(mode=mode, language=language))
+    else:
+        plan = plan_run(prompt, agent=agent, mode=mode, language=language, catalog=catalog)
+    llm = chat_model or make_model(plan, model=model, base_url=base_url)
+    if plan.thinking_budget is not None and llm.thinking_budget is None:
+        llm = llm.model_copy(update={"thinking_budget": plan.thinking_budget})
+    if plan.think == AUTO and llm.think is None:
+        llm = llm.model_copy(update={"think": AUTO})
+    with open_tools(plan.tools, session_id=options.get("thread") or "agent") as tools:
+        return run(
+            prompt,
+            chat_model=llm,
+            tools=tools,
+            system_prompt=plan.system_prompt,
+            think=run_think(plan),
+            force_tool=plan.force_tool,
+            max_steps=plan.max_steps,
+            **options,
+        )

@@ -1,0 +1,168 @@
+"""What an agent is: an :class:`AgentSpec` (tools, prompt, graph, thinking policy, model), and the
+:class:`AgentCatalog` of specs a user can pick by name.
+
+A catalog is an explicit object, never filled at import time: :func:`builtin_agents` builds the
+bundled one, and users build their own from any specs.
+
+Example:
+    >>> catalog = builtin_agents(has_index=False)
+    >>> catalog.get("math-tutor").tools
+    ('calculator', 'symbolic')
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType, ModuleType
+from typing import Any, Literal
+
+import prompts
+from agents.toolbox import TOOL_NAMES
+from graphs.errors import ConfigError
+
+ThinkPolicy = bool | Literal["auto"]
+GRAPHS = ("react", "plan_execute")
+"""Graph names a spec may use; ``plan_execute`` needs :mod:`graphs.plan_execute` installed."""
+
+
+def load_graph(name: str) -> ModuleType:
+    """The module of graph ``name``, imported on first use; :class:`ConfigError` if it is missing."""
+    if name not in GRAPHS:
+        raise ConfigError(f"unknown graph {name!r}: choose from {', '.join(GRAPHS)}")
+    module = f"graphs.{name}"
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as err:
+        if err.name != module:
+            raise
+        raise ConfigError(
+            f"graph {name!r} is not available in this installation ({module} is missing)"
+        ) from None
+
+
+@dataclass(frozen=True)
+class AgentSpec:
+    """Everything that makes an agent, as data.
+
+    Attributes:
+        name: what users type after ``--agent``.
+        description: one line for listings.
+        tools: tool names from :mod:`agents.toolbox`.
+        prompt: prompt template name in ``prompts/`` (without ``.md``).
+        variables: template variables besides ``tool_names`` (filled in) and ``language``.
+        choices: allowed values of variables that users may set (e.g. ``mode``).
+        graph: ``"react"`` or ``"plan_execute"``.
+        think: thinking policy for the model calls: on, off or ``"auto"`` (by request difficulty).
+        thinking_budget: cap on reasoning tokens per call (``None``: no cap).
+        force_tool: first model call must be a tool call (``None``: yes for local models).
+        max_steps: model calls allowed per run.
+        model: preferred model URI (``--model`` and ``QWENGRAPH_MODEL`` still win).
+    """
+
+    name: str
+    description: str
+    tools: tuple[str, ...]
+    prompt: str
+    variables: Mapping[str, Any] = field(default_factory=dict)
+    choices: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    graph: str = "react"
+    think: ThinkPolicy = True
+    thinking_budget: int | None = None
+    force_tool: bool | None = None
+    max_steps: int = 8
+    model: str | None = None
+
+    def __post_init__(self) -> None:
+        unknown = [t for t in self.tools if t not in TOOL_NAMES]
+        if unknown:
+            raise ConfigError(f"agent {self.name!r}: unknown tool {', '.join(unknown)}")
+        if self.graph not in GRAPHS:
+            raise ConfigError(
+                f"agent {self.name!r}: unknown graph {self.graph!r}: choose from {', '.join(GRAPHS)}"
+            )
+        if self.max_steps < 1:
+            raise ConfigError(f"agent {self.name!r}: max_steps must be at least 1")
+        if self.thinking_budget is not None and self.thinking_budget < 1:
+            raise ConfigError(f"agent {self.name!r}: thinking_budget must be positive")
+        object.__setattr__(self, "variables", MappingProxyType({"language": None, **self.variables}))
+        object.__setattr__(self, "choices", MappingProxyType(dict(self.choices)))
+        for key, allowed in self.choices.items():
+            self._check_choice(key, self.variables.get(key), allowed)
+
+    def _check_choice(self, key: str, value: Any, allowed: tuple[str, ...]) -> None:
+        if value not in allowed:
+            raise ConfigError(
+                f"agent {self.name!r}: {key} must be one of {', '.join(allowed)}, not {value!r}"
+            )
+
+    def with_variables(self, **values: Any) -> AgentSpec:
+        """A copy with template variables set; ``None`` values are ignored (keep the default).
+
+        Raises :class:`ConfigError` for a variable the agent does not have, or a value outside its
+        ``choices``.
+        """
+        given = {k: v for k, v in values.items() if v is not None}
+        unknown = sorted(set(given) - set(self.variables))
+        if unknown:
+            raise ConfigError(f"agent {self.name!r} has no setting {', '.join(unknown)}")
+        return dataclasses.replace(self, variables={**self.variables, **given})
+
+    def render_prompt(self) -> str:
+        """The system prompt: the template rendered with ``tool_names`` and the variables."""
+        return prompts.render(self.prompt, tool_names=sorted(self.tools), **self.variables)
+
+    def graph_module(self) -> ModuleType:
+        """The graph module this agent runs on (imported now; :class:`ConfigError` if missing)."""
+        return load_graph(self.graph)
+
+
+class AgentCatalog:
+    """Agents by name: an explicit, immutable collection (no global registry)."""
+
+    def __init__(self, specs: Iterable[AgentSpec]) -> None:
+        self._specs: dict[str, AgentSpec] = {}
+        for spec in specs:
+            if spec.name in self._specs:
+                raise ConfigError(f"two agents are named {spec.name!r}")
+            self._specs[spec.name] = spec
+
+    def get(self, name: str) -> AgentSpec:
+        """The agent called ``name``; :class:`ConfigError` naming the known agents otherwise."""
+        try:
+            return self._specs[name]
+        except KeyError:
+            raise ConfigError(f"unknown agent {name!r}: choose from {', '.join(self.names())}") from None
+
+    def names(self) -> list[str]:
+        """Agent names in the order they were given."""
+        return list(self._specs)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._specs
+
+    def __iter__(self) -> Iterator[AgentSpec]:
+        return iter(self._specs.values())
+
+    def __len__(self) -> int:
+        return len(self._specs)
+
+
+def builtin_agents(*, has_index: bool | None = None) -> AgentCatalog:
+    """The bundled agents: math-tutor, coding-assistant, researcher, automation.
+
+    ``has_index``: whether a document index exists (gives the coding assistant ``search``);
+    ``None`` looks for it now (see :func:`agents.presets.coding_assistant.coding_assistant`).
+    """
+    from agents.presets import automation, coding_assistant, math_tutor, researcher  # noqa: PLC0415
+
+    return AgentCatalog(
+        [
+            math_tutor.math_tutor(),
+            coding_assistant.coding_assistant(has_index=has_index),
+            researcher.researcher(),
+            automation.automation(),
+        ]
+    )
