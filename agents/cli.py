@@ -18,6 +18,7 @@ from rich.console import Console
 
 from agents.agent_run import make_model, plan_run, run_think
 from agents.cli_common import Display, TerminalApprover, clean_errors, fail
+from agents.cli_export import register as register_export
 from agents.cli_models import models_app
 from agents.cli_retrieval import register as register_retrieval
 from agents.cli_threads import MEMORY_HELP, maybe_checkpointer
@@ -40,6 +41,7 @@ app.add_typer(models_app, name="models", help="Install and manage the embedded l
 register_retrieval(app)
 register_threads(app)
 register_workflow(app)
+register_export(app)
 app.add_typer(trace_app, name="trace", help="Inspect recorded runs: model and tool calls, tokens, timings.")
 
 
