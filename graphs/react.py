@@ -34,7 +34,14 @@ from langgraph.types import Checkpointer, Send
 import prompts
 from graphs.context import fit_messages
 from graphs.models.chat import ChatQwen
-from graphs.tool_step import CallTask, correction, plan_tool_tasks, run_call_task, unreadable_calls
+from graphs.tool_step import (
+    UNKNOWN_TOOL,
+    CallTask,
+    correction,
+    plan_tool_tasks,
+    run_call_task,
+    unreadable_calls,
+)
 
 STEP_LIMIT_MARK = "step_limit"
 
@@ -107,7 +114,7 @@ def build_react(
                 "(raise --max-steps to allow more)."
             )
             return {"messages": [AIMessage(content=note, response_metadata={"qwengraph": STEP_LIMIT_MARK})]}
-        chooser = forced if steps == 0 else bound
+        chooser = forced if steps == 0 or only_unknown_tools(state["messages"]) else bound
         history = fit_messages([SystemMessage(content=system), *state["messages"]], context_tokens)
         response = chooser.invoke(history, config)
         return {"messages": [response], "steps": steps + 1}
@@ -145,6 +152,20 @@ def build_react(
     graph.add_edge("correct", "collect")
     graph.add_edge("collect", "call_model")
     return graph.compile(checkpointer=checkpointer)
+
+
+def only_unknown_tools(messages: Sequence[AnyMessage]) -> bool:
+    """True when the last turn's tool calls all named tools that do not exist.
+
+    The model meant to use a tool, so with ``force_tool`` its next call is forced again.
+    """
+    results: list[ToolMessage] = []
+    for message in reversed(messages):
+        if isinstance(message, ToolMessage):
+            results.append(message)
+            continue
+        break
+    return bool(results) and all(str(m.content).startswith(UNKNOWN_TOOL) for m in results)
 
 
 def route(state: ReactState) -> list[Send | str] | str:

@@ -83,8 +83,7 @@ def run_call_task(
     call = task["call"]
     name = call["name"]
     if name not in tools:
-        available = ", ".join(sorted(tools)) or "(none)"
-        text, status = f"Error: there is no tool named {name!r}. Available tools: {available}.", "error"
+        text, status = unknown_tool_message(name, tools), "error"
     else:
         args: dict[str, Any] = dict(call["args"])
         verdict = _ask_approval(call) if name in approve else None
@@ -95,6 +94,23 @@ def run_call_task(
                 args = json.loads(verdict[1])
             text, status = invoke_with_timeout(tools[name], args, timeout, config)
     return [ToolMessage(content=text, tool_call_id=i, name=name, status=status) for i in task["ids"]]
+
+
+UNKNOWN_TOOL = "Error: there is no tool named"
+
+
+def unknown_tool_message(name: str, tools: Mapping[str, BaseTool]) -> str:
+    """Say the tool does not exist, list the real ones, and suggest any whose description names it.
+
+    Small models call an operation as if it were a tool (``differentiate`` for ``symbolic``).
+    """
+    available = ", ".join(sorted(tools)) or "(none)"
+    text = f"{UNKNOWN_TOOL} {name!r}. Available tools: {available}."
+    needle = name.lower().replace("_", " ")
+    hints = sorted(t for t, tool in tools.items() if needle and needle in (tool.description or "").lower())
+    if hints:
+        text += f" '{name}' is something {' or '.join(hints)} can do: call {hints[0]} instead."
+    return text
 
 
 def _ask_approval(call: ToolCall) -> tuple[str, str]:

@@ -109,7 +109,8 @@ def parse_text_tool_calls(text: str, tool_names: Collection[str] | None = None) 
     Qwen3-Coder's ``<function=…><parameter=…>`` XML, where the last block may lack ``</tool_call>``;
     a ```json (or unlabelled) fenced block holding a call object, a list of them, or ``<tool_call>``
     blocks; a bare call object opening a line. Fenced and bare objects count only with a string
-    ``name`` and an ``arguments`` or ``parameters`` key (and a name from ``tool_names`` when given),
+    ``name`` and an ``arguments`` or ``parameters`` key (and a name from ``tool_names`` when given,
+    unless the object is exactly ``{"name": <identifier>, "arguments": ...}``, a clear call attempt),
     else they are answer text; a broken one that starts like such a call becomes a BadToolCall.
     Inside tags any name counts, so the graph can tell the model which tools exist. Identical calls
     are kept once. A ``<tool_call>`` quoted as inline code (after a backtick) is prose about the
@@ -246,7 +247,11 @@ def _call_results(
         if not isinstance(item, dict) or not isinstance(name := item.get("name"), str):
             return []
         key = "arguments" if "arguments" in item else "parameters" if "parameters" in item else None
-        if not tagged and (key is None or (tool_names is not None and name not in tool_names)):
+        # An object of exactly {"name", "arguments"} with an identifier name is a call attempt even
+        # when the name is unknown (small models call operations as tools): the graph then answers
+        # with the real tools. Anything looser with an unknown name stays answer text.
+        exact = set(item) == {"name", "arguments"} and name.isidentifier()
+        if not tagged and (key is None or (tool_names is not None and name not in tool_names and not exact)):
             return []
         try:
             results.append(ToolCall(name, parse_arguments(item.get(key) if key else None), new_call_id()))

@@ -185,3 +185,19 @@ def test_force_tool_requires_a_call_on_the_first_step_only() -> None:
     model, fake = scripted(turn("2"))
     invoke(model, [calculator])
     assert fake.requests[0].tool_choice is None
+
+
+def test_unknown_tool_named_like_an_operation_gets_a_suggestion_and_a_forced_retry():
+    from tools import symbolic
+
+    model, fake = scripted(
+        turn(tool=("differentiate", {"expression": "x^2"})),
+        turn(tool=("symbolic", {"operation": "differentiate", "expression": "x^2"})),
+        turn("2*x"),
+    )
+    state, summary = invoke(model, [calculator, symbolic], force_tool=True)
+    first = [m for m in state["messages"] if isinstance(m, ToolMessage)][0]
+    assert "no tool named 'differentiate'" in first.text
+    assert "'differentiate' is something symbolic can do: call symbolic instead." in first.text
+    assert [r.tool_choice for r in fake.requests] == ["required", "required", None]
+    assert summary.answer == "2*x"

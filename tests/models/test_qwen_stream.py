@@ -547,12 +547,21 @@ def test_json_answer_is_held_then_shown() -> None:
     assert found.calls == []
 
 
-def test_unknown_tool_in_bare_json_is_answer_text() -> None:
+def test_unknown_tool_in_loose_bare_json_is_answer_text() -> None:
+    loose = CALC[:-1] + ', "id": 1}'
+    stream = ContentStream()
+    assert stream.feed(loose) == []
+    pieces, found = stream.finish(["search"])
+    assert pieces == [Piece("text", loose)]
+    assert found.calls == []
+
+
+def test_exact_call_object_with_unknown_tool_is_a_call() -> None:
     stream = ContentStream()
     assert stream.feed(CALC) == []
     pieces, found = stream.finish(["search"])
-    assert pieces == [Piece("text", CALC)]
-    assert found.calls == []
+    assert pieces == []
+    assert [c.name for c in found.calls] == ["calculator"]
 
 
 def test_tool_call_inside_thinking_is_never_parsed() -> None:

@@ -370,6 +370,8 @@ def test_streamed_truncated_arguments_are_closed() -> None:
 # --- tool calls written as text ------------------------------------------------------------------
 
 CALC = '{"name": "calculator", "arguments": {"expression": "2+2"}}'
+# Call-shaped but with an extra key: with an unknown tool name this stays answer text.
+UNKNOWN_LOOSE = '{"name": "calculator", "arguments": {"expression": "2+2"}, "id": 1}'
 
 
 @pytest.mark.parametrize(
@@ -525,8 +527,9 @@ def test_text_tool_calls(
     [
         pytest.param('{"city": "Paris", "country": "France"}', None, id="json-answer"),
         pytest.param('{"name": "Ada", "age": 36}', None, id="name-without-arguments"),
-        pytest.param(CALC, ["search"], id="unknown-tool-bare"),
-        pytest.param(f"```json\n{CALC}\n```", ["search"], id="unknown-tool-fence"),
+        pytest.param(UNKNOWN_LOOSE, ["search"], id="unknown-tool-bare-extra-key"),
+        pytest.param(f"```json\n{UNKNOWN_LOOSE}\n```", ["search"], id="unknown-tool-fence-extra-key"),
+        pytest.param('{"name": "two words", "arguments": {}}', ["search"], id="unknown-non-identifier"),
         pytest.param('```json\n[{"name": "a", "arguments": {}}, {"x": 1}]\n```', None, id="fence-list-mixed"),
         pytest.param(f"```python\n{CALC}\n```", None, id="python-fence"),
         pytest.param(f"Inline {CALC} mid-line", None, id="mid-line-object"),
@@ -711,3 +714,14 @@ def test_typographic_quotes_as_delimiters_are_repaired() -> None:
 
 def test_typographic_quotes_inside_strings_stay_text() -> None:
     assert repair_json('{"quote": "he said \u201chi\u201d",}') == {"quote": "he said \u201chi\u201d"}
+
+
+@pytest.mark.parametrize("text", [CALC, f"```json\n{CALC}\n```", f"Let me compute:\n{CALC}"])
+def test_exact_call_object_with_an_unknown_name_is_still_a_call(text: str) -> None:
+    """Seen from Qwen2.5-Coder-1.5B: it calls an operation as a tool ("differentiate" for symbolic).
+
+    Returned as a call, so the graph can answer with the real tools instead of showing raw JSON.
+    """
+    found = parse_text_tool_calls(text, ["search"])
+    assert [c.name for c in found.calls] == ["calculator"]
+    assert found.text == ("Let me compute:" if text.startswith("Let") else "")
