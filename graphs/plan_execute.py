@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal, NotRequired, TypedDict
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage, ToolMessage
+from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage
 from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool
 from langgraph.graph import END, START, StateGraph
@@ -49,13 +49,20 @@ from graphs.plan_parts import (
     ask_json,
     executor_brief,
     latest_request,
-    merge_pending,
     planner_history,
     stop_message,
     tool_list,
     verifier_history,
 )
-from graphs.tool_step import CallTask, correction, plan_tool_tasks, run_call_task, unreadable_calls
+from graphs.tool_step import (
+    CallTask,
+    collect_pending,
+    correction,
+    merge_pending,
+    plan_tool_tasks,
+    run_call_task,
+    unreadable_calls,
+)
 
 
 class PlanExecuteState(TypedDict):
@@ -146,18 +153,7 @@ class _Nodes:
 
     @staticmethod
     def collect(state: PlanExecuteState) -> dict[str, Any]:
-        last = state["messages"][-1]
-        order = (
-            {c.get("id") or "": i for i, c in enumerate(last.tool_calls)}
-            if isinstance(last, AIMessage)
-            else {}
-        )
-        pending = state.get("pending") or []
-        answers = sorted(
-            (m for m in pending if isinstance(m, ToolMessage)), key=lambda m: order.get(m.tool_call_id, 0)
-        )
-        others = [m for m in pending if not isinstance(m, ToolMessage)]
-        return {"messages": [*answers, *others], "pending": None}
+        return {"messages": collect_pending(state["messages"], state.get("pending") or []), "pending": None}
 
     def verify(self, state: PlanExecuteState, config: RunnableConfig) -> dict[str, Any]:
         results = state.get("results", [])

@@ -187,11 +187,6 @@ def as_answer(reply: AIMessage, text: str, mark: str | None = None) -> AIMessage
     )
 
 
-def merge_pending(left: list[AnyMessage], right: list[AnyMessage] | None) -> list[AnyMessage]:
-    """Tool tasks append their messages; ``None`` (written by ``collect``) empties the list."""
-    return [] if right is None else [*left, *right]
-
-
 def latest_request(messages: Sequence[AnyMessage]) -> HumanMessage | None:
     """The last user request (corrections the graph wrote itself are not requests)."""
     for message in reversed(messages):

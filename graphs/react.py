@@ -37,7 +37,9 @@ from graphs.models.chat import ChatQwen
 from graphs.tool_step import (
     UNKNOWN_TOOL,
     CallTask,
+    collect_pending,
     correction,
+    merge_pending,
     plan_tool_tasks,
     run_call_task,
     unreadable_calls,
@@ -46,17 +48,12 @@ from graphs.tool_step import (
 STEP_LIMIT_MARK = "step_limit"
 
 
-def _pending(left: list[AnyMessage], right: list[AnyMessage] | None) -> list[AnyMessage]:
-    """Tool tasks append their messages; ``None`` (written by ``collect``) empties the list."""
-    return [] if right is None else [*left, *right]
-
-
 class ReactState(TypedDict):
     """Graph state: the conversation, model calls made in this run, tool messages to collect."""
 
     messages: Annotated[list[AnyMessage], add_messages]
     steps: int
-    pending: NotRequired[Annotated[list[AnyMessage], _pending]]
+    pending: NotRequired[Annotated[list[AnyMessage], merge_pending]]
 
 
 def build_react(
@@ -128,18 +125,7 @@ def build_react(
         return {"pending": correction(unreadable_calls(last), by_name)}
 
     def collect(state: ReactState) -> dict[str, Any]:
-        last = state["messages"][-1]
-        order = (
-            {c.get("id") or "": i for i, c in enumerate(last.tool_calls)}
-            if isinstance(last, AIMessage)
-            else {}
-        )
-        pending = state.get("pending") or []
-        answers = sorted(
-            (m for m in pending if isinstance(m, ToolMessage)), key=lambda m: order.get(m.tool_call_id, 0)
-        )
-        others = [m for m in pending if not isinstance(m, ToolMessage)]
-        return {"messages": [*answers, *others], "pending": None}
+        return {"messages": collect_pending(state["messages"], state.get("pending") or []), "pending": None}
 
     graph = StateGraph(ReactState)
     graph.add_node("call_model", call_model)

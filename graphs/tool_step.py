@@ -11,7 +11,7 @@ caller resumes it with ``Command(resume=...)`` carrying ``{"action": "approve"}`
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, Literal, TypedDict
@@ -97,6 +97,26 @@ def run_call_task(
 
 
 UNKNOWN_TOOL = "Error: there is no tool named"
+
+
+def merge_pending(left: list[AnyMessage], right: list[AnyMessage] | None) -> list[AnyMessage]:
+    """Reducer for a graph's ``pending`` key: tool tasks append; ``None`` (from collect) empties it."""
+    return [] if right is None else [*left, *right]
+
+
+def collect_pending(messages: Sequence[AnyMessage], pending: Sequence[AnyMessage]) -> list[AnyMessage]:
+    """The tasks' messages in the order of the last model turn's calls, then any corrections.
+
+    Parallel tasks finish in any order; Qwen's chat template renders tool results by position.
+    """
+    last = messages[-1] if messages else None
+    order = (
+        {c.get("id") or "": i for i, c in enumerate(last.tool_calls)} if isinstance(last, AIMessage) else {}
+    )
+    answers = sorted(
+        (m for m in pending if isinstance(m, ToolMessage)), key=lambda m: order.get(m.tool_call_id, 0)
+    )
+    return [*answers, *(m for m in pending if not isinstance(m, ToolMessage))]
 
 
 def unknown_tool_message(name: str, tools: Mapping[str, BaseTool]) -> str:
