@@ -26,7 +26,7 @@ from agents.cli_threads import register as register_threads
 from agents.cli_trace import trace_app
 from agents.cli_workflow import register as register_workflow
 from agents.runner import Event, run
-from agents.toolbox import open_tools, parse_tool_names
+from agents.toolbox import open_tools, parse_approve, parse_tool_names
 from graphs.errors import ConfigError
 from graphs.models.cassette import record, replay
 
@@ -123,7 +123,7 @@ def run_command(
     console = Console(highlight=False)
     on_event: Callable[[Event], None] | None = None if as_json else Display(console)
     with clean_errors():
-        approve_names = parse_tool_names(approve) if approve.strip() else []
+        approve_names = parse_approve(approve)
         plan = plan_run(
             prompt,
             agent=agent,

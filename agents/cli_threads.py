@@ -24,7 +24,7 @@ import prompts
 from agents.cli_common import Display, TerminalApprover, clean_errors
 from agents.runner import run
 from agents.settings import resolve_model
-from agents.toolbox import open_tools, parse_tool_names
+from agents.toolbox import open_tools, parse_approve, parse_tool_names
 from graphs.errors import ConfigError
 from graphs.memory import make_memory_tools, open_checkpointer, open_store, recall_context
 from graphs.models.chat import ChatQwen
@@ -106,7 +106,7 @@ def chat_command(
 ) -> None:
     """Chat in a thread that survives restarts; /exit (or end of input) quits."""
     console = Console(highlight=False)
-    approve_names = parse_tool_names(approve) if approve.strip() else []
+    approve_names = parse_approve(approve)
     with (
         clean_errors(),
         open_checkpointer(memory_uri(memory)) as saver,
@@ -154,7 +154,7 @@ def resume_command(
 ) -> None:
     """Continue a run that was interrupted (killed, or waiting for approval) from its last step."""
     console = Console(highlight=False)
-    approve_names = parse_tool_names(approve) if approve.strip() else []
+    approve_names = parse_approve(approve)
     with (
         clean_errors(),
         open_checkpointer(memory_uri(memory)) as saver,

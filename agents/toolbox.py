@@ -32,6 +32,11 @@ def parse_tool_names(text: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def parse_approve(text: str) -> list[str]:
+    """``--approve``: tool names that need approval; an empty flag means none."""
+    return parse_tool_names(text) if text.strip() else []
+
+
 @contextmanager
 def open_tools(names: Sequence[str], *, session_id: str = "cli") -> Iterator[list[BaseTool]]:
     """Build the named tools for one run and release what they hold when it ends.
