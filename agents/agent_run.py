@@ -38,7 +38,11 @@ DEFAULT_MAX_STEPS = 8
 
 @dataclass(frozen=True)
 class RunPlan:
-    """The resolved settings of one run: which tools, prompt, thinking, limits and model."""
+    """The resolved settings of one run: which graph, tools, prompt, thinking, limits and model.
+
+    It names its graph, so it is a :class:`graphs.build.GraphSpec`: pass it to
+    :func:`agents.runner.run` as ``spec``.
+    """
 
     tools: tuple[str, ...]
     system_prompt: str | None  # None: the default ReAct prompt
@@ -49,6 +53,7 @@ class RunPlan:
     model: str | None = None  # preferred model, below --model and QWENGRAPH_MODEL
     agent: str | None = None
     reason: str | None = None  # why the router chose this (``--agent auto``)
+    graph: str = "react"  # "react" or "plan_execute", from the agent's spec
 
 
 def plan_for_spec(
@@ -61,11 +66,7 @@ def plan_for_spec(
     decision: RouteDecision | None = None,
 ) -> RunPlan:
     """Settings for running ``spec``; explicit arguments override it, the router's decision too."""
-    spec.graph_module()
-    if spec.graph != "react":
-        raise ConfigError(
-            f"agent {spec.name!r} uses the {spec.graph} graph; `run --agent` drives react agents"
-        )
+    spec.graph_module()  # a missing graph module fails here, before any tool is opened
     if tools is not None:
         spec = dataclasses.replace(spec, tools=tuple(tools))
     policy: ThinkPolicy = think if think is not None else (decision.think if decision else spec.think)
@@ -79,6 +80,7 @@ def plan_for_spec(
         model=(decision.model_hint if decision and decision.model_hint else None) or spec.model,
         agent=spec.name,
         reason=decision.reason if decision else None,
+        graph=spec.graph,
     )
 
 
@@ -212,5 +214,6 @@ def run_agent(
             think=run_think(plan),
             force_tool=plan.force_tool,
             max_steps=plan.max_steps,
+            spec=plan,
             **options,
         )

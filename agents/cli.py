@@ -109,7 +109,7 @@ def run_command(
         str | None,
         typer.Option(
             "--agent",
-            help="An agent (math-tutor, coding-assistant, researcher, automation) or 'auto' to route.",
+            help="An agent (math-tutor, coding-assistant, researcher, automation, planner) or 'auto'.",
         ),
     ] = None,
     mode: Annotated[
@@ -160,6 +160,7 @@ def run_command(
             approver=TerminalApprover(),
             trace=trace,
             trace_content=trace_content,
+            spec=plan,
         )
     if as_json:
         sys.stdout.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")

@@ -48,7 +48,7 @@ def clean_errors() -> Iterator[None]:
 
 
 class Display:
-    """Streams thinking (dimmed), answer text and tool results to the terminal."""
+    """Streams thinking (dimmed), answer text, tool results and progress lines to the terminal."""
 
     def __init__(self, console: Console) -> None:
         self.console = console
@@ -61,6 +61,10 @@ class Display:
             self.console.print(event.text, style="dim", end="", highlight=False, markup=False)
         elif event.kind == "text":
             self.console.print(event.text, end="", highlight=False, markup=False)
+        elif event.kind == "progress":
+            self.console.print(event.text, style="magenta", highlight=False, markup=False)
+            self.last = None
+            return
         else:
             args = json.dumps(event.args or {}, ensure_ascii=False)
             self.console.print(

@@ -9,7 +9,7 @@ Example:
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any, Literal, cast
@@ -23,10 +23,10 @@ from langgraph.types import Command
 
 from agents.safety import DEFAULT_MAX_INPUT_CHARS, check_input
 from agents.settings import resolve_model
+from graphs.build import STREAMED_ANSWER, GraphSpec, NamedGraph, build_graph, progress
 from graphs.errors import ConfigError
 from graphs.memory.traces import recording_trace
 from graphs.models.chat import ChatQwen
-from graphs.react import ReactState, build_react
 from graphs.summary import RunSummary, summarize
 from tools import calculator
 
@@ -36,9 +36,10 @@ SERVER_CONTEXT_TOKENS = 28_000  # Qwen3 serves 32k natively; keep room for think
 
 @dataclass(frozen=True)
 class Event:
-    """Something to show while a run goes on: a thinking or answer piece, or a tool result."""
+    """Something to show while a run goes on: a thinking or answer piece, a tool result, or a
+    ``progress`` line (plan_execute: the plan, each step's result, a rejection)."""
 
-    kind: Literal["thinking", "text", "tool"]
+    kind: Literal["thinking", "text", "tool", "progress"]
     text: str
     name: str = ""
     args: dict[str, Any] | None = None
@@ -77,8 +78,14 @@ def run(
     trace_content: bool = False,
     system_prompt: str | None = None,
     max_input_chars: int = DEFAULT_MAX_INPUT_CHARS,
+    spec: GraphSpec | None = None,
 ) -> RunSummary:
-    """Run the ReAct agent on ``prompt`` (``None``: resume ``thread``) and return its summary.
+    """Run an agent's graph on ``prompt`` (``None``: resume ``thread``) and return its summary.
+
+    The graph is the one ``spec`` names (ReAct by default), compiled by
+    :func:`graphs.build.build_graph`; every option below works for each graph unless it says
+    otherwise. A plan_execute run streams thinking, tool results and progress lines (plan, step
+    results), and its answer once the verifier has accepted it.
 
     Args:
         prompt: the user's request; ``None`` continues the thread from its last saved step
@@ -91,7 +98,7 @@ def run(
         max_steps: model calls allowed before the run stops with a clear message.
         tools: tools to offer; the calculator by default.
         force_tool: make the first model call a tool call; ``None``: yes for ``local:`` models
-            (small models otherwise compute in their head), no for servers.
+            (small models otherwise compute in their head), no for servers. ReAct only.
         on_event: called with each :class:`Event` as it happens (the CLI's display).
         chat_model: a ready model, instead of building one from ``model``.
         thread: conversation id; with ``checkpointer`` the conversation persists.
@@ -102,8 +109,12 @@ def run(
         trace: record every model and tool call in ``$QWENGRAPH_HOME/traces.db``.
         trace_content: store prompts, arguments and answers in the trace as text (default: a
             SHA-256 digest and the length only).
-        system_prompt: replaces the default ReAct prompt (e.g. with recalled facts added).
+        system_prompt: replaces the default ReAct prompt (e.g. with recalled facts added); for
+            plan_execute, the agent's instructions to its executor and verifier.
         max_input_chars: longer prompts are refused with :class:`InputTooLong`.
+        spec: names the graph: an :class:`~agents.spec.AgentSpec`, a
+            :class:`~agents.agent_run.RunPlan`, or :class:`graphs.build.NamedGraph`; ``None``: ReAct.
+            Resume a thread with the graph that started it.
     """
     if prompt is not None:
         check_input(prompt, max_input_chars)
@@ -113,7 +124,9 @@ def run(
     if force_tool is None:
         force_tool = llm.model.startswith("local:")
     saver = checkpointer if checkpointer is not None else (InMemorySaver() if approve else None)
-    graph = build_react(
+    spec = spec if spec is not None else NamedGraph("react")
+    graph = build_graph(
+        spec,
         llm,
         list(tools) if tools is not None else default_tools(),
         max_steps=max_steps,
@@ -125,7 +138,7 @@ def run(
         context_tokens=LOCAL_CONTEXT_TOKENS if llm.model.startswith("local:") else SERVER_CONTEXT_TOKENS,
     )
     config: RunnableConfig = {"configurable": {"thread_id": thread or f"run-{uuid.uuid4().hex[:12]}"}}
-    inputs: ReactState | Command[Any] | None
+    inputs: dict[str, Any] | Command[Any] | None
     if prompt is None:
         if saver is None or thread is None:
             raise ConfigError("resuming needs a thread and a checkpointer")
@@ -136,11 +149,14 @@ def run(
         inputs = {"messages": [HumanMessage(content=prompt)], "steps": 0}
     meta = {"thread": thread, "resumed": prompt is None}
     tracer = recording_trace(store_content=trace_content, model=llm.model, prompt=prompt, meta=meta)
+    final: dict[str, Any] = dict(graph.get_state(config).values) if saver is not None else {}
     with tracer if trace else nullcontext() as recorder:
         if recorder is not None:
             config["callbacks"] = [recorder]
         while True:
-            final = _stream(graph, inputs, config, on_event, durable=saver is not None)
+            final = _stream(
+                graph, inputs, config, on_event, durable=saver is not None, spec=spec, before=final
+            )
             if saver is None:
                 break
             state = graph.get_state(config)
@@ -152,6 +168,8 @@ def run(
                 raise ConfigError(f"thread {thread_id!r} is waiting for a tool approval")
             inputs = Command(resume={i.id: approver(cast(dict[str, Any], i.value)) for i in state.interrupts})
         summary = summarize(current_turn(final.get("messages", [])))
+        if on_event is not None and spec.graph not in STREAMED_ANSWER and summary.answer:
+            on_event(Event(kind="text", text=summary.answer))
         if recorder is not None:
             recorder.set_answer(summary.answer)
     return summary
@@ -173,13 +191,22 @@ def _stream(
     on_event: Callable[[Event], None] | None,
     *,
     durable: bool,
+    spec: GraphSpec,
+    before: Mapping[str, Any],
 ) -> dict[str, Any]:
-    """Stream one leg of a run (until the end or an interrupt), reporting events; return the state."""
-    final: dict[str, Any] = {}
+    """Stream one leg of a run (until the end or an interrupt), reporting events; return the state.
+
+    ``before`` is the state the leg starts from, so progress lines report only what changed.
+    """
+    final: dict[str, Any] = dict(before)
     calls: dict[str, tuple[str, dict[str, Any]]] = {}
     options: dict[str, Any] = {"durability": "sync"} if durable else {}
+    answer_streams = spec.graph in STREAMED_ANSWER
     for mode, payload in graph.stream(inputs, config, stream_mode=["messages", "values"], **options):
         if mode == "values":
+            if on_event is not None:
+                for line in progress(spec, final, payload):
+                    on_event(Event(kind="progress", text=line))
             final = cast(dict[str, Any], payload)
             continue
         message = payload[0]
@@ -188,16 +215,19 @@ def _stream(
         if isinstance(message, AIMessage | AIMessageChunk):
             for call in message.tool_calls:
                 calls[call.get("id") or ""] = (call["name"], dict(call["args"]))
-            _emit_content(message, on_event)
+            _emit_content(message, on_event, text=answer_streams)
         elif isinstance(message, ToolMessage):
             name, args = calls.get(message.tool_call_id, (message.name or "", {}))
             on_event(Event(kind="tool", text=message.text, name=name, args=args))
     return final
 
 
-def _emit_content(message: AIMessage | AIMessageChunk, on_event: Callable[[Event], None]) -> None:
+def _emit_content(
+    message: AIMessage | AIMessageChunk, on_event: Callable[[Event], None], *, text: bool = True
+) -> None:
+    """Report a message's thinking and (``text``: unless the graph's model text is not the answer) text."""
     if isinstance(message.content, str):
-        if message.content:
+        if message.content and text:
             on_event(Event(kind="text", text=message.content))
         return
     for block in message.content:
@@ -205,5 +235,5 @@ def _emit_content(message: AIMessage | AIMessageChunk, on_event: Callable[[Event
             continue
         if block.get("type") == "reasoning" and block.get("reasoning"):
             on_event(Event(kind="thinking", text=str(block["reasoning"])))
-        elif block.get("type") == "text" and block.get("text"):
+        elif block.get("type") == "text" and block.get("text") and text:
             on_event(Event(kind="text", text=str(block["text"])))

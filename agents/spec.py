@@ -13,7 +13,6 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import importlib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType, ModuleType
@@ -21,26 +20,12 @@ from typing import Any, Literal
 
 import prompts
 from agents.toolbox import TOOL_NAMES
+from graphs.build import GRAPHS, load_graph
 from graphs.errors import ConfigError
 
+__all__ = ["GRAPHS", "AgentCatalog", "AgentSpec", "ThinkPolicy", "builtin_agents", "load_graph"]
+
 ThinkPolicy = bool | Literal["auto"]
-GRAPHS = ("react", "plan_execute")
-"""Graph names a spec may use; ``plan_execute`` needs :mod:`graphs.plan_execute` installed."""
-
-
-def load_graph(name: str) -> ModuleType:
-    """The module of graph ``name``, imported on first use; :class:`ConfigError` if it is missing."""
-    if name not in GRAPHS:
-        raise ConfigError(f"unknown graph {name!r}: choose from {', '.join(GRAPHS)}")
-    module = f"graphs.{name}"
-    try:
-        return importlib.import_module(module)
-    except ModuleNotFoundError as err:
-        if err.name != module:
-            raise
-        raise ConfigError(
-            f"graph {name!r} is not available in this installation ({module} is missing)"
-        ) from None
 
 
 @dataclass(frozen=True)
@@ -151,12 +136,12 @@ class AgentCatalog:
 
 
 def builtin_agents(*, has_index: bool | None = None) -> AgentCatalog:
-    """The bundled agents: math-tutor, coding-assistant, researcher, automation.
+    """The bundled agents: math-tutor, coding-assistant, researcher, automation, planner.
 
     ``has_index``: whether a document index exists (gives the coding assistant ``search``);
     ``None`` looks for it now (see :func:`agents.presets.coding_assistant.coding_assistant`).
     """
-    from agents.presets import automation, coding_assistant, math_tutor, researcher  # noqa: PLC0415
+    from agents.presets import automation, coding_assistant, math_tutor, planner, researcher  # noqa: PLC0415
 
     return AgentCatalog(
         [
@@ -164,5 +149,6 @@ def builtin_agents(*, has_index: bool | None = None) -> AgentCatalog:
             coding_assistant.coding_assistant(has_index=has_index),
             researcher.researcher(),
             automation.automation(),
+            planner.planner(),
         ]
     )

@@ -9,7 +9,7 @@
                |    --(unreadable tool calls)---> correct  --> collect
                |--(more steps)--> execute
                v
-            verify --(accepted | replan limit | unusable verdict)--> END
+            verify --(accepted | replan limit | unusable verdict | step limit)--> END
                |--(rejected, with the reason)--> plan
 
 The planner writes a typed :class:`~graphs.plan_parts.Plan` as JSON (repaired where unambiguous,
@@ -17,9 +17,11 @@ else one retry with the precise error). The executor works each step as a small 
 the tools (tool calls run as tasks through :func:`graphs.tool_step.run_call_task`, as in
 :mod:`graphs.react`), bounded by ``max_steps_per_task`` model calls. The verifier accepts the
 results with the final answer or sends the reason back to the planner, at most ``max_replans``
-times. Every model reply is kept in ``messages`` and ``steps`` counts model calls, so
-:func:`graphs.summary.summarize` reads a run as it reads a ReAct run; the last message is the answer
-(or a clear message marked in ``response_metadata["qwengraph"]`` when the run could not finish).
+times; ``max_steps`` caps the model calls of the whole request. Every model reply is kept in
+``messages`` and ``steps`` counts model calls, so :func:`graphs.summary.summarize` reads a run as
+it reads a ReAct run; the last message is the answer (or a clear message marked in
+``response_metadata["qwengraph"]`` when the run could not finish). :func:`graphs.build.build_graph`
+builds this graph for specs that name ``"plan_execute"``.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from graphs.plan_parts import (
     EXECUTOR_PROMPT,
     PLAN_ERROR_MARK,
     REPLAN_LIMIT_MARK,
+    STEP_LIMIT_MARK,
     VERDICT_ERROR_MARK,
     Plan,
     Verdict,
@@ -53,6 +56,7 @@ from graphs.plan_parts import (
     stop_message,
     tool_list,
     verifier_history,
+    with_instructions,
 )
 from graphs.tool_step import (
     CallTask,
@@ -101,8 +105,23 @@ class _Nodes:
     tool_timeout: float
     max_replans: int
     max_steps_per_task: int
+    max_steps: int | None
+    instructions: str
+
+    def spent(self, state: PlanExecuteState) -> bool:
+        """Whether the run has made all the model calls it may (``max_steps``)."""
+        return self.max_steps is not None and state.get("steps", 0) >= self.max_steps
+
+    def limit_note(self) -> AIMessage:
+        note = (
+            f"Stopped after {self.max_steps} model calls without a final answer "
+            "(raise --max-steps to allow more)."
+        )
+        return stop_message(note, STEP_LIMIT_MARK)
 
     def plan(self, state: PlanExecuteState, config: RunnableConfig) -> dict[str, Any]:
+        if self.spent(state):
+            return {"messages": [self.limit_note()], "plan": []}
         messages = state["messages"]
         fresh = isinstance(messages[-1], HumanMessage)  # a new request, not a rejected attempt
         asked = latest_request(messages)
@@ -124,6 +143,8 @@ class _Nodes:
         steps_plan, cursor = state.get("plan", []), state.get("cursor", 0)
         results, start = state.get("results", []), state.get("step_start", len(state["messages"]))
         work = state["messages"][start:]
+        if self.spent(state):
+            return {"cursor": len(steps_plan)}  # on to verify, which ends the run with the limit note
         step = steps_plan[cursor]
 
         def finish(text: str, new: list[AnyMessage]) -> dict[str, Any]:
@@ -156,8 +177,12 @@ class _Nodes:
         return {"messages": collect_pending(state["messages"], state.get("pending") or []), "pending": None}
 
     def verify(self, state: PlanExecuteState, config: RunnableConfig) -> dict[str, Any]:
+        if self.spent(state):
+            return {"messages": [self.limit_note()], "verdict": "stop"}
         results = state.get("results", [])
-        history = verifier_history(state.get("request", ""), state.get("plan", []), results)
+        history = verifier_history(
+            state.get("request", ""), state.get("plan", []), results, self.instructions
+        )
         replies, verdict = ask_json(self.verifier, history, Verdict, config)
         update: dict[str, Any] = {"steps": state.get("steps", 0) + len(replies)}
         if isinstance(verdict, str):
@@ -204,6 +229,8 @@ def build_plan_execute(
     verifier_think: bool | None = True,
     max_replans: int = 2,
     max_steps_per_task: int = 4,
+    max_steps: int | None = None,
+    instructions: str | None = None,
     tool_timeout: float = 30.0,
     approve: Collection[str] = (),
     checkpointer: Checkpointer = None,
@@ -218,6 +245,11 @@ def build_plan_execute(
         verifier_think: thinking for the verifier.
         max_replans: how many times the verifier may send the work back before the run stops.
         max_steps_per_task: executor model calls allowed per plan step.
+        max_steps: model calls allowed per request in all (``None``: no cap beyond the two above);
+            checked before each node's call, the run then ends with the ReAct graph's step-limit
+            message (marked ``step_limit``).
+        instructions: an agent's own instructions (persona, language), added to the executor's
+            and the verifier's prompts; the planner keeps its JSON-only prompt.
         tool_timeout: seconds one tool call may take.
         approve: names of tools that wait for a human decision (see :mod:`graphs.tool_step`).
         checkpointer: a LangGraph checkpointer for threads, resume and approval.
@@ -225,8 +257,8 @@ def build_plan_execute(
     by_name = {t.name: t for t in tools}
     if len(by_name) != len(tools):
         raise ValueError("tool names must be unique")
-    if max_replans < 0 or max_steps_per_task < 1:
-        raise ValueError("max_replans must be >= 0 and max_steps_per_task >= 1")
+    if max_replans < 0 or max_steps_per_task < 1 or (max_steps is not None and max_steps < 1):
+        raise ValueError("max_replans must be >= 0, max_steps_per_task and max_steps >= 1")
     unknown = sorted(set(approve) - set(by_name))
     if unknown:
         raise ValueError(f"cannot require approval for tools that are not offered: {', '.join(unknown)}")
@@ -239,13 +271,17 @@ def build_plan_execute(
         planner=thinking(model, planner_think),
         executor=thinking(model.bind_tools(list(tools)) if tools else model, executor_think),
         verifier=thinking(model, verifier_think),
-        executor_system=SystemMessage(content=EXECUTOR_PROMPT.format(tools=tool_list(names))),
+        executor_system=SystemMessage(
+            content=with_instructions(EXECUTOR_PROMPT.format(tools=tool_list(names)), instructions or "")
+        ),
         by_name=by_name,
         names=names,
         approval=frozenset(approve),
         tool_timeout=tool_timeout,
         max_replans=max_replans,
         max_steps_per_task=max_steps_per_task,
+        max_steps=max_steps,
+        instructions=instructions or "",
     )
 
     graph = StateGraph(PlanExecuteState)

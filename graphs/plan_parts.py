@@ -9,7 +9,7 @@ and one more try (see :func:`ask_json`).
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage
@@ -21,6 +21,7 @@ from graphs.models.jsonrepair import repair_json
 PLAN_ERROR_MARK = "plan_error"
 REPLAN_LIMIT_MARK = "replan_limit"
 VERDICT_ERROR_MARK = "verdict_error"
+STEP_LIMIT_MARK = "step_limit"  # the mark graphs.react uses; summarize reads it as stopped="step_limit"
 
 
 class PlanStep(BaseModel):
@@ -161,12 +162,38 @@ def executor_brief(
 
 
 def verifier_history(
-    request: str, plan: Sequence[dict[str, Any]], results: Sequence[dict[str, Any]]
+    request: str, plan: Sequence[dict[str, Any]], results: Sequence[dict[str, Any]], instructions: str = ""
 ) -> list[AnyMessage]:
     """What the verifier sees: the request, the plan and every step's result."""
     outline = "\n".join(f"{s['id']}. {s['goal']}" for s in plan)
     text = f"Request: {request}\nPlan:\n{outline}\nStep results:\n{results_text(results)}"
-    return [SystemMessage(content=VERIFIER_PROMPT), HumanMessage(content=text)]
+    return [
+        SystemMessage(content=with_instructions(VERIFIER_PROMPT, instructions)),
+        HumanMessage(content=text),
+    ]
+
+
+def with_instructions(prompt: str, instructions: str) -> str:
+    """A role's prompt with the agent's own instructions (its persona, language) after it."""
+    if not instructions.strip():
+        return prompt
+    return f"{prompt}\n\nThe agent's instructions (follow them in what you write):\n{instructions.strip()}"
+
+
+def progress_notes(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
+    """Lines for a user watching a run: a new plan, each newly finished step, a rejection."""
+    notes: list[str] = []
+    plan = after.get("plan") or []
+    if plan and plan != before.get("plan"):
+        outline = "; ".join(f"{s['id']}. {s['goal']}" for s in plan)
+        notes.append(f"plan: {outline}")
+    done = after.get("results") or []
+    old = before.get("results") or []
+    fresh = done[len(old) :] if done[: len(old)] == old else done
+    notes.extend(f"step {r['id']}: {r['result']}" for r in fresh)
+    if after.get("replans", 0) > before.get("replans", 0):
+        notes.append(f"rejected: {after.get('feedback', '')}")
+    return notes
 
 
 def as_answer(reply: AIMessage, text: str, mark: str | None = None) -> AIMessage:

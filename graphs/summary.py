@@ -1,8 +1,9 @@
 """What a run produced, read back from its messages: answer, thinking, tool calls, steps, usage.
 
 This is the shape of ``qwengraph run --json``: ``{"answer", "thinking", "tool_calls", "steps",
-"usage"}``. It is derived from the messages alone, so a replayed or resumed run summarises the same
-way as a live one.
+"usage"}``, plus ``"stopped"`` when the run ended without an answer (``step_limit``; for
+plan_execute also ``plan_error``, ``replan_limit``, ``verdict_error``). It is derived from the
+messages alone, so a replayed or resumed run summarises the same way as a live one.
 """
 
 from __future__ import annotations
@@ -61,9 +62,9 @@ def summarize(messages: Sequence[AnyMessage]) -> RunSummary:
     pending: dict[str, tuple[str, dict[str, Any]]] = {}
     for message in messages:
         if isinstance(message, AIMessage):
-            meta = message.response_metadata or {}
-            if meta.get("qwengraph") == "step_limit":
-                summary.stopped = "step_limit"
+            mark = (message.response_metadata or {}).get("qwengraph")
+            if mark:  # the graph's own closing note, not a model call: why the run stopped
+                summary.stopped = str(mark)
                 summary.answer = message.text
                 continue
             summary.steps += 1

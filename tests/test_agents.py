@@ -44,12 +44,13 @@ def ingest(monkeypatch: pytest.MonkeyPatch, home: Path) -> None:
 @pytest.mark.parametrize("has_index", [True, False])
 def test_every_preset_builds_and_renders(has_index: bool) -> None:
     catalog = builtin_agents(has_index=has_index)
-    assert catalog.names() == ["math-tutor", "coding-assistant", "researcher", "automation"]
+    assert catalog.names() == ["math-tutor", "coding-assistant", "researcher", "automation", "planner"]
     for spec in catalog:
         text = spec.render_prompt()
         assert "{{" not in text and "{%" not in text
         assert f"Tools available: {', '.join(sorted(spec.tools))}." in text
-        assert spec.graph_module().__name__ == "graphs.react"
+        assert spec.graph_module().__name__ == f"graphs.{spec.graph}"
+        assert spec.graph == ("plan_execute" if spec.name == "planner" else "react")
         assert "Answer in Esperanto." in spec.with_variables(language="Esperanto").render_prompt()
         assert "Answer in" not in text
     coder = catalog.get("coding-assistant")

@@ -1,0 +1,152 @@
+"""Compile the graph a spec names: ``build_graph(spec, model, tools, ...)``.
+
+A spec is anything with a ``graph`` attribute (:class:`GraphSpec`): an ``agents.spec.AgentSpec``,
+the runner's resolved plan, :class:`NamedGraph`, or a dataclass of your own. This module knows the graph names
+and how the shared options map onto each graph, so the layer above never branches on graph names
+and this layer never imports it.
+
+Graph modules are imported when a graph is built (:func:`load_graph`), so a missing optional graph
+is a :class:`~graphs.errors.ConfigError` at that moment, not an import failure of the package.
+
+Example:
+    >>> spec = NamedGraph("plan_execute")  # or an AgentSpec, or any object with ``graph``
+    >>> graph = build_graph(spec, ChatQwen(model="ollama:qwen3:8b"), [calculator])  # doctest: +SKIP
+    >>> graph.invoke({"messages": [HumanMessage("What is 17*23, plus 9?")], "steps": 0})  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any, Protocol
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.tools import BaseTool
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import Checkpointer
+
+from graphs.errors import ConfigError
+
+GRAPHS = ("react", "plan_execute")
+"""Graph names a spec may use; each is the module ``graphs.<name>``."""
+
+STREAMED_ANSWER = frozenset({"react"})
+"""Graphs whose streamed model text is the answer itself. In the others (plan_execute) model text is
+JSON for the graph or one step's working; their answer is the last message of the final state."""
+
+
+class GraphSpec(Protocol):
+    """What :func:`build_graph` needs from a spec: the name of its graph."""
+
+    @property
+    def graph(self) -> str:
+        """``"react"`` or ``"plan_execute"``."""
+        ...
+
+
+@dataclass(frozen=True)
+class NamedGraph:
+    """The smallest :class:`GraphSpec`: just a graph name (``NamedGraph("plan_execute")``)."""
+
+    graph: str = "react"
+
+
+def load_graph(name: str) -> ModuleType:
+    """The module of graph ``name``, imported on first use; :class:`ConfigError` if unknown or missing."""
+    if name not in GRAPHS:
+        raise ConfigError(f"unknown graph {name!r}: choose from {', '.join(GRAPHS)}")
+    module = f"graphs.{name}"
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as err:
+        if err.name != module:
+            raise
+        raise ConfigError(
+            f"graph {name!r} is not available in this installation ({module} is missing)"
+        ) from None
+
+
+def build_graph(
+    spec: GraphSpec,
+    model: BaseChatModel,
+    tools: Sequence[BaseTool],
+    *,
+    system_prompt: str | None = None,
+    think: bool | None = None,
+    max_steps: int = 8,
+    force_tool: bool = False,
+    approve: Collection[str] = (),
+    checkpointer: Checkpointer = None,
+    context_tokens: int = 28_000,
+    tool_timeout: float = 30.0,
+) -> CompiledStateGraph[Any, None, Any, Any]:
+    """Compile the graph ``spec.graph`` names for ``model`` and ``tools``.
+
+    Both graphs take ``{"messages": [...], "steps": 0}`` as input, keep every model reply in
+    ``messages`` and count model calls in ``steps``, so one runner drives both.
+
+    Args:
+        spec: names the graph (see :class:`GraphSpec`).
+        model: any LangChain chat model.
+        tools: LangChain tools with unique names.
+        system_prompt: react: replaces the default prompt; plan_execute: the agent's instructions,
+            added to the executor's and the verifier's own prompts (the planner answers in JSON).
+        think: react: thinking for every call (``None``: left to the model); plan_execute: thinking
+            of the planner and the verifier (``None``: on), the executor never thinks.
+        max_steps: model calls allowed per request before the run stops with a clear message.
+        force_tool: react only: the first model call must be a tool call.
+        approve: tools that wait for a human decision (needs ``checkpointer``).
+        checkpointer: a LangGraph checkpointer for threads, resume and approval.
+        context_tokens: react only: the history sent to the model is trimmed to about this size.
+        tool_timeout: seconds one tool call may take.
+
+    Raises:
+        ConfigError: the graph name is unknown, or its module is not installed.
+    """
+    name = spec.graph
+    load_graph(name)
+    if name == "react":
+        from graphs.react import build_react  # noqa: PLC0415 - graph modules load on first use
+
+        return build_react(
+            model,
+            tools,
+            system_prompt=system_prompt,
+            max_steps=max_steps,
+            think=think,
+            tool_timeout=tool_timeout,
+            force_tool=force_tool,
+            approve=approve,
+            context_tokens=context_tokens,
+            checkpointer=checkpointer,
+        )
+    if name == "plan_execute":
+        from graphs.plan_execute import build_plan_execute  # noqa: PLC0415
+
+        thinking = True if think is None else think
+        return build_plan_execute(
+            model,
+            tools,
+            planner_think=thinking,
+            verifier_think=thinking,
+            max_steps=max_steps,
+            instructions=system_prompt,
+            tool_timeout=tool_timeout,
+            approve=approve,
+            checkpointer=checkpointer,
+        )
+    raise ConfigError(f"graph {name!r} has no builder")  # a name added to GRAPHS without one
+
+
+def progress(spec: GraphSpec, before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
+    """One line per thing a user should see between two states of a run (react: none).
+
+    plan_execute: a new plan, each finished step's result, and a rejection with its reason.
+    """
+    if spec.graph != "plan_execute":
+        return []
+    from graphs.plan_parts import progress_notes  # noqa: PLC0415
+
+    return progress_notes(before, after)
