@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import prompts
 from agents.router import DEFAULT_RULES, RouteDecision, Rule, route_request
 from agents.runner import run
 from agents.settings import resolve_model
@@ -34,6 +33,8 @@ from tools.retrieval import default_db_path
 
 AUTO = "auto"
 DEFAULT_MAX_STEPS = 8
+PLAIN_GRAPHS = (AUTO, "react", "worked")
+"""Graphs a plain run (no ``--agent``) may use; ``auto`` is chosen by :func:`agents.runner.choose_graph`."""
 
 
 @dataclass(frozen=True)
@@ -49,11 +50,12 @@ class RunPlan:
     think: ThinkPolicy
     thinking_budget: int | None = None
     force_tool: bool | None = None
-    max_steps: int = DEFAULT_MAX_STEPS
+    max_steps: int | None = DEFAULT_MAX_STEPS  # None: the graph's default
     model: str | None = None  # preferred model, below --model and QWENGRAPH_MODEL
     agent: str | None = None
     reason: str | None = None  # why the router chose this (``--agent auto``)
-    graph: str = "react"  # "react" or "plan_execute", from the agent's spec
+    graph: str = "react"  # the agent's graph; plain runs: "auto" (see agents.runner.choose_graph)
+    language: str | None = None  # plain runs: added to the graph's default prompt
 
 
 def plan_for_spec(
@@ -97,12 +99,20 @@ def plan_run(
     catalog: AgentCatalog | None = None,
     rules: Sequence[Rule] = DEFAULT_RULES,
     has_index: bool | None = None,
+    graph: str | None = None,
 ) -> RunPlan:
-    """Resolve ``qwengraph run`` settings: plain ReAct (``agent=None``), a named agent, or ``"auto"``.
+    """Resolve ``qwengraph run`` settings: a plain run (``agent=None``), a named agent, or ``"auto"``.
 
     ``None`` arguments were not given by the user. ``has_index`` (``None``: look now) tells the
-    router and the coding assistant whether a document index exists.
+    router and the coding assistant whether a document index exists. ``graph`` is for plain runs
+    (:data:`PLAIN_GRAPHS`; default ``auto``); an agent names its own.
     """
+    if graph is not None and (agent is not None or graph not in PLAIN_GRAPHS):
+        raise ConfigError(
+            "--graph is for plain runs (an agent names its own graph)"
+            if agent is not None
+            else f"unknown graph {graph!r} for a plain run: choose from {', '.join(PLAIN_GRAPHS)}"
+        )
     indexed = default_db_path().exists() if has_index is None else has_index
     decision = None
     if agent == AUTO:
@@ -117,18 +127,17 @@ def plan_run(
     if mode is not None:
         raise ConfigError("--mode needs an agent that has modes, e.g. --agent math-tutor")
     names = tuple(tools) if tools is not None else DEFAULT_TOOLS
-    system = None
-    if language:
-        system = prompts.render("react", tool_names=sorted(names)) + f"\n\nAnswer in {language}."
     default_think: ThinkPolicy = decision.think if decision else True
     return RunPlan(
         tools=names,
-        system_prompt=system,
+        system_prompt=None,
         think=think if think is not None else default_think,
         force_tool=force_tool,
-        max_steps=max_steps or DEFAULT_MAX_STEPS,
+        max_steps=max_steps,
         model=decision.model_hint if decision else None,
         reason=decision.reason if decision else None,
+        graph=graph or AUTO,
+        language=language or None,
     )
 
 
@@ -214,6 +223,7 @@ def run_agent(
             think=run_think(plan),
             force_tool=plan.force_tool,
             max_steps=plan.max_steps,
+            language=plan.language,
             spec=plan,
             **options,
         )

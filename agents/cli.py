@@ -77,7 +77,8 @@ def run_command(
         Path | None, typer.Option("--replay", help="Replay a recorded run offline.")
     ] = None,
     max_steps: Annotated[
-        int | None, typer.Option(min=1, max=100, help="Model calls allowed (default: 8, or the agent's).")
+        int | None,
+        typer.Option(min=1, max=100, help="Model turns allowed (default: 8, 30 for worked, or the agent's)."),
     ] = None,
     timeout: Annotated[
         float, typer.Option(min=0.01, help="Seconds to wait for the server per request.")
@@ -116,6 +117,13 @@ def run_command(
         str | None, typer.Option("--mode", help="Agent mode: math-tutor answer (default) or hint.")
     ] = None,
     language: Annotated[str | None, typer.Option("--language", help="Answer in this language.")] = None,
+    graph: Annotated[
+        str | None,
+        typer.Option(
+            "--graph",
+            help="Plain runs: react, worked or auto (default: worked for local models, else react).",
+        ),
+    ] = None,
 ) -> None:
     """Run an agent on PROMPT: plain ReAct with --tools, or a named --agent (its tools and prompt)."""
     if not prompt.strip():
@@ -133,6 +141,7 @@ def run_command(
             max_steps=max_steps,
             mode=mode,
             language=language,
+            graph=graph,
         )
     if plan.reason and not as_json:
         note = f"agent: {plan.agent or 'plain'} ({plan.reason})"
@@ -161,6 +170,7 @@ def run_command(
             trace=trace,
             trace_content=trace_content,
             spec=plan,
+            language=plan.language,
         )
     if as_json:
         sys.stdout.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")

@@ -55,6 +55,10 @@ class Display:
         self.last: str | None = None
 
     def __call__(self, event: Event) -> None:
+        if event.kind == "value" and self.last in ("text", None):  # a checked value inside the answer
+            self.console.print(event.text, style="cyan", end="", highlight=False, markup=False)
+            self.last = "text"
+            return
         if event.kind != self.last and self.last is not None:
             self.console.print()
         if event.kind == "thinking":

@@ -8,6 +8,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import nullcontext
@@ -23,23 +24,26 @@ from langgraph.types import Command
 
 from agents.safety import DEFAULT_MAX_INPUT_CHARS, check_input
 from agents.settings import resolve_model
-from graphs.build import STREAMED_ANSWER, GraphSpec, NamedGraph, build_graph, progress
+from graphs.build import INLINE_RESULTS, STREAMED_ANSWER, GraphSpec, NamedGraph, build_graph, progress
 from graphs.errors import ConfigError
 from graphs.memory.traces import recording_trace
 from graphs.models.chat import ChatQwen
 from graphs.summary import RunSummary, summarize
+from graphs.worked_text import value_text
 from tools import calculator
 
+AUTO_GRAPH = "auto"
 LOCAL_CONTEXT_TOKENS = 7_000  # llama.cpp context is 8,192 tokens here, less the answer's room
 SERVER_CONTEXT_TOKENS = 28_000  # Qwen3 serves 32k natively; keep room for thinking and the answer
 
 
 @dataclass(frozen=True)
 class Event:
-    """Something to show while a run goes on: a thinking or answer piece, a tool result, or a
-    ``progress`` line (plan_execute: the plan, each step's result, a rejection)."""
+    """Something to show while a run goes on: a thinking or answer piece, a tool result, a
+    ``value`` (worked solution: a calculator result written into the answer, ``text`` is what is
+    written) or a ``progress`` line (plan_execute: the plan, each step's result, a rejection)."""
 
-    kind: Literal["thinking", "text", "tool", "progress"]
+    kind: Literal["thinking", "text", "tool", "value", "progress"]
     text: str
     name: str = ""
     args: dict[str, Any] | None = None
@@ -65,7 +69,7 @@ def run(
     base_url: str | None = None,
     think: bool | None = None,
     stream: bool = True,
-    max_steps: int = 8,
+    max_steps: int | None = None,
     tools: Sequence[BaseTool] | None = None,
     force_tool: bool | None = None,
     on_event: Callable[[Event], None] | None = None,
@@ -79,6 +83,7 @@ def run(
     system_prompt: str | None = None,
     max_input_chars: int = DEFAULT_MAX_INPUT_CHARS,
     spec: GraphSpec | None = None,
+    language: str | None = None,
 ) -> RunSummary:
     """Run an agent's graph on ``prompt`` (``None``: resume ``thread``) and return its summary.
 
@@ -95,7 +100,8 @@ def run(
         base_url: server URL for ``ollama:``/``openai:`` models.
         think: thinking on/off for the model calls (``None``: on for planning).
         stream: stream from the server (thinking and answer arrive piece by piece).
-        max_steps: model calls allowed before the run stops with a clear message.
+        max_steps: model turns allowed before the run stops with a clear message (``None``: the
+            graph's default, :data:`graphs.build.DEFAULT_STEPS`).
         tools: tools to offer; the calculator by default.
         force_tool: make the first model call a tool call; ``None``: yes for ``local:`` models
             (small models otherwise compute in their head), no for servers. ReAct only.
@@ -113,8 +119,10 @@ def run(
             plan_execute, the agent's instructions to its executor and verifier.
         max_input_chars: longer prompts are refused with :class:`InputTooLong`.
         spec: names the graph: an :class:`~agents.spec.AgentSpec`, a
-            :class:`~agents.agent_run.RunPlan`, or :class:`graphs.build.NamedGraph`; ``None``: ReAct.
-            Resume a thread with the graph that started it.
+            :class:`~agents.agent_run.RunPlan`, or :class:`graphs.build.NamedGraph`; ``None`` or a
+            graph named ``"auto"``: see :func:`choose_graph`. Resume a thread with the graph that
+            started it.
+        language: answer in this language (added to the graph's default prompt).
     """
     if prompt is not None:
         check_input(prompt, max_input_chars)
@@ -124,12 +132,14 @@ def run(
     if force_tool is None:
         force_tool = llm.model.startswith("local:")
     saver = checkpointer if checkpointer is not None else (InMemorySaver() if approve else None)
-    spec = spec if spec is not None else NamedGraph("react")
+    offered = list(tools) if tools is not None else default_tools()
+    spec = choose_graph(spec, llm.model, offered)
     graph = build_graph(
         spec,
         llm,
-        list(tools) if tools is not None else default_tools(),
+        offered,
         max_steps=max_steps,
+        language=language,
         think=think,
         force_tool=force_tool and prompt is not None,
         approve=approve,
@@ -175,6 +185,22 @@ def run(
     return summary
 
 
+def choose_graph(spec: GraphSpec | None, model_uri: str, tools: Sequence[BaseTool]) -> GraphSpec:
+    """The graph for a run: ``spec`` when it names one; for ``None`` or ``"auto"``, the rule below.
+
+    A ``local:`` model offered the calculator alone gets the worked-solution graph
+    (:mod:`graphs.worked`): measured on Qwen2.5-Coder-1.5B, it answers multi-part word problems that
+    ReAct leaves half done. Everything else gets ReAct.
+    """
+    if spec is not None and spec.graph != AUTO_GRAPH:
+        return spec
+    worked = model_uri.startswith("local:") and [t.name for t in tools] == ["calculator"]
+    name = "worked" if worked else "react"
+    if spec is not None and dataclasses.is_dataclass(spec) and not isinstance(spec, type):
+        return cast(GraphSpec, dataclasses.replace(spec, graph=name))
+    return NamedGraph(name)
+
+
 def current_turn(messages: Sequence[AnyMessage]) -> list[AnyMessage]:
     """The messages after the last user request (tool-call corrections are not requests)."""
     for index in range(len(messages) - 1, -1, -1):
@@ -202,6 +228,7 @@ def _stream(
     calls: dict[str, tuple[str, dict[str, Any]]] = {}
     options: dict[str, Any] = {"durability": "sync"} if durable else {}
     answer_streams = spec.graph in STREAMED_ANSWER
+    inline = spec.graph in INLINE_RESULTS
     for mode, payload in graph.stream(inputs, config, stream_mode=["messages", "values"], **options):
         if mode == "values":
             if on_event is not None:
@@ -218,7 +245,11 @@ def _stream(
             _emit_content(message, on_event, text=answer_streams)
         elif isinstance(message, ToolMessage):
             name, args = calls.get(message.tool_call_id, (message.name or "", {}))
-            on_event(Event(kind="tool", text=message.text, name=name, args=args))
+            if inline:  # the value the graph writes into the answer, shown where it goes
+                value = f" {value_text(message.text)}" if message.status == "success" else ""
+                on_event(Event(kind="value", text=value, name=name, args=args))
+            else:
+                on_event(Event(kind="tool", text=message.text, name=name, args=args))
     return final
 
 

@@ -27,12 +27,18 @@ from langchain_core.tools import BaseTool
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Checkpointer
 
+import prompts
 from graphs.errors import ConfigError
 
-GRAPHS = ("react", "plan_execute")
+GRAPHS = ("react", "plan_execute", "worked")
 """Graph names a spec may use; each is the module ``graphs.<name>``."""
 
-STREAMED_ANSWER = frozenset({"react"})
+DEFAULT_STEPS = {"react": 8, "plan_execute": 8, "worked": 30}
+"""Steps allowed when the caller sets none: a worked solution takes one per calculation."""
+
+STREAMED_ANSWER = frozenset({"react", "worked"})
+INLINE_RESULTS = frozenset({"worked"})
+"""Graphs whose tool results are part of the answer text (the value written after ``=``)."""
 """Graphs whose streamed model text is the answer itself. In the others (plan_execute) model text is
 JSON for the graph or one step's working; their answer is the last message of the final state."""
 
@@ -42,7 +48,7 @@ class GraphSpec(Protocol):
 
     @property
     def graph(self) -> str:
-        """``"react"`` or ``"plan_execute"``."""
+        """``"react"``, ``"plan_execute"`` or ``"worked"``."""
         ...
 
 
@@ -75,12 +81,13 @@ def build_graph(
     *,
     system_prompt: str | None = None,
     think: bool | None = None,
-    max_steps: int = 8,
+    max_steps: int | None = None,
     force_tool: bool = False,
     approve: Collection[str] = (),
     checkpointer: Checkpointer = None,
     context_tokens: int = 28_000,
     tool_timeout: float = 30.0,
+    language: str | None = None,
 ) -> CompiledStateGraph[Any, None, Any, Any]:
     """Compile the graph ``spec.graph`` names for ``model`` and ``tools``.
 
@@ -95,18 +102,29 @@ def build_graph(
             added to the executor's and the verifier's own prompts (the planner answers in JSON).
         think: react: thinking for every call (``None``: left to the model); plan_execute: thinking
             of the planner and the verifier (``None``: on), the executor never thinks.
-        max_steps: model calls allowed per request before the run stops with a clear message.
+        max_steps: model turns allowed per request before the run stops with a clear message
+            (``None``: :data:`DEFAULT_STEPS` of the graph).
         force_tool: react only: the first model call must be a tool call.
         approve: tools that wait for a human decision (needs ``checkpointer``).
         checkpointer: a LangGraph checkpointer for threads, resume and approval.
         context_tokens: react only: the history sent to the model is trimmed to about this size.
         tool_timeout: seconds one tool call may take.
+        language: without ``system_prompt``, the graph's default prompt gets "Answer in <language>."
+
+    The ``worked`` graph (:mod:`graphs.worked`) uses the tool named ``calculator`` and needs a
+    :class:`~graphs.models.chat.ChatQwen` that continues prefills; it ignores ``think``,
+    ``force_tool``, ``approve`` and ``context_tokens``.
 
     Raises:
-        ConfigError: the graph name is unknown, or its module is not installed.
+        ConfigError: the graph name is unknown, or its module is not installed, or the worked graph
+            has no calculator.
     """
     name = spec.graph
     load_graph(name)
+    if max_steps is None:
+        max_steps = DEFAULT_STEPS[name]
+    if language and system_prompt is None:
+        system_prompt = f"{default_prompt(name, tools)}\n\nAnswer in {language}.".strip()
     if name == "react":
         from graphs.react import build_react  # noqa: PLC0415 - graph modules load on first use
 
@@ -137,7 +155,31 @@ def build_graph(
             approve=approve,
             checkpointer=checkpointer,
         )
+    if name == "worked":
+        from graphs.models.chat import ChatQwen  # noqa: PLC0415
+        from graphs.worked import build_worked  # noqa: PLC0415
+
+        calculator = next((t for t in tools if t.name == "calculator"), None)
+        if calculator is None:
+            raise ConfigError("the worked-solution graph needs the calculator tool")
+        if not isinstance(model, ChatQwen):
+            raise ConfigError("the worked-solution graph needs a ChatQwen model (it continues a prefill)")
+        return build_worked(
+            model,
+            calculator,
+            system_prompt=system_prompt,
+            max_steps=max_steps,
+            tool_timeout=tool_timeout,
+            checkpointer=checkpointer,
+        )
     raise ConfigError(f"graph {name!r} has no builder")  # a name added to GRAPHS without one
+
+
+def default_prompt(name: str, tools: Sequence[BaseTool]) -> str:
+    """The system prompt graph ``name`` uses when it is given none (plan_execute: empty)."""
+    if name == "react":
+        return prompts.render("react", tool_names=sorted(t.name for t in tools))
+    return prompts.render("worked") if name == "worked" else ""
 
 
 def progress(spec: GraphSpec, before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:

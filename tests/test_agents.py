@@ -203,7 +203,12 @@ def test_plan_run_precedence() -> None:
     assert explicit.system_prompt and "Tools available: calculator." in explicit.system_prompt
     plain = plan_run("hi", has_index=False, language="German")
     assert plain.agent is None and plain.tools == ("calculator",)
-    assert plain.system_prompt and plain.system_prompt.endswith("Answer in German.")
+    assert (plain.graph, plain.language, plain.system_prompt, plain.max_steps) == ("auto", "German", None, None)
+    assert plan_run("hi", has_index=False, graph="react").graph == "react"
+    with pytest.raises(ConfigError, match="unknown graph 'swarm' for a plain run"):
+        plan_run("hi", has_index=False, graph="swarm")
+    with pytest.raises(ConfigError, match="--graph is for plain runs"):
+        plan_run("hi", agent="math-tutor", has_index=False, graph="react")
     with pytest.raises(ConfigError, match="--mode needs"):
         plan_run("hi", mode="hint", has_index=False)
 

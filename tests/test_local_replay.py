@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from agents.runner import run
+from graphs.build import NamedGraph
 from graphs.models.cassette import replay
 
 CASSETTES = sorted((Path(__file__).parent / "cassettes" / "local").glob("*.json"))
@@ -22,6 +23,7 @@ TOOL_RESULTS = {
     "calc_17x23": {"391"},
     "shirt_discount": {"36"},
     "revenue_2025": {"4022714.375", "4.022714375"},
+    "demo_worked": {"4.022714375"},
 }
 
 
@@ -38,7 +40,9 @@ def test_replayed_run_matches_the_live_run(
     monkeypatch.setenv("QWENGRAPH_HOME", str(tmp_path))  # no installed model: replay must not need one
     meta = json.loads(path.read_text())["meta"]
     with replay(path):
-        result = run(meta["prompt"], model=meta["model"], stream=meta["stream"])
+        result = run(
+            meta["prompt"], model=meta["model"], stream=meta["stream"], spec=NamedGraph(meta.get("graph", "react"))
+        )
     assert result.to_json() == meta["result"]
     assert result.tool_calls, "the recorded run used the calculator"
     assert all(call.name == "calculator" for call in result.tool_calls)
@@ -54,7 +58,7 @@ def test_a_changed_prompt_drifts(monkeypatch: pytest.MonkeyPatch, tmp_path: Path
     monkeypatch.setenv("QWENGRAPH_HOME", str(tmp_path))
     path = next(p for p in CASSETTES if p.stem == "calc_17x23_stream")
     with pytest.raises(CassetteError, match="drifted"), replay(path):
-        run("What is 18*23? Use the calculator.", model="local:qwen2.5-coder-1.5b")
+        run("What is 18*23? Use the calculator.", model="local:qwen2.5-coder-1.5b", spec=NamedGraph("react"))
 
 
 def test_a_replayed_run_is_traced(monkeypatch, tmp_path) -> None:
@@ -65,7 +69,7 @@ def test_a_replayed_run_is_traced(monkeypatch, tmp_path) -> None:
     path = next(p for p in CASSETTES if p.stem == "calc_17x23_stream")
     meta = json.loads(path.read_text())["meta"]
     with replay(path):
-        run(meta["prompt"], model=meta["model"], stream=True)
+        run(meta["prompt"], model=meta["model"], stream=True, spec=NamedGraph("react"))
     (listed,) = list_runs()
     trace = get_run(listed["run_id"])
     models = [c for c in trace.calls if c["kind"] == "model"]
@@ -76,3 +80,22 @@ def test_a_replayed_run_is_traced(monkeypatch, tmp_path) -> None:
     assert [c["name"] for c in tools] == ["calculator"] and tools[0]["outcome"] == "ok"
     assert trace.run["outcome"] == "ok" and trace.run["model"] == "local:qwen2.5-coder-1.5b"
     assert "17*23" not in json.dumps(trace.to_json()), "content is hashed unless opted in"
+
+
+@pytest.mark.parametrize("stream", [True, False])
+def test_the_readme_demo_answers_both_questions_from_checked_numbers(
+    stream: bool, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The main job's question on the default graph for local models (the worked solution)."""
+    monkeypatch.setenv("QWENGRAPH_HOME", str(tmp_path))
+    path = next(p for p in CASSETTES if p.stem == f"demo_worked_{'stream' if stream else 'nostream'}")
+    meta = json.loads(path.read_text())["meta"]
+    with replay(path):
+        result = run(meta["prompt"], model=meta["model"], stream=stream)  # no spec: the default graph
+    assert result.to_json() == meta["result"]
+    results = {c.args["expression"]: c.result for c in result.tool_calls}
+    assert results["3.4980125 * (1 + 0.15)"].startswith("4.022714375")  # revenue in 2025, in $M
+    assert results["(2.5)^(1/5) - 1"].startswith("≈ 0.2011")  # the growth rate needed
+    assert "4.022714375" in result.answer and "will not reach $5M" in result.answer
+    assert "20.11%" in result.answer
+

@@ -162,7 +162,7 @@ def test_the_planner_preset_runs_on_plan_execute() -> None:
     assert planner.graph == "plan_execute" and planner.graph_module().__name__ == "graphs.plan_execute"
     plan = plan_run(REQUEST, agent="planner", has_index=False)
     assert (plan.graph, plan.tools, plan.max_steps) == ("plan_execute", ("calculator", "symbolic"), 16)
-    assert plan_run(REQUEST, has_index=False).graph == "react"
+    assert plan_run(REQUEST, has_index=False).graph == "auto"
     model, fake = scripted()
     summary = run_agent("planner", REQUEST, chat_model=model, trace=False)
     assert summary.answer == ANSWER and calls(summary) == TOOL_CALLS

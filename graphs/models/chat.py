@@ -165,6 +165,8 @@ class ChatQwen(BaseChatModel):
                 sampling[key] = value
         if stop:
             sampling["stop"] = list(stop)
+            if kwargs.get("include_stop"):  # vLLM's name; the local transport honours it too
+                sampling["include_stop_str_in_output"] = True
         budget = kwargs.get("thinking_budget", self.thinking_budget)
         return ChatRequest(
             model=self.model_name,
@@ -175,6 +177,7 @@ class ChatQwen(BaseChatModel):
             stream=stream,
             tool_choice=kwargs.get("tool_choice"),
             thinking_budget=budget if think is not False else None,
+            prefill=kwargs.get("prefill"),
         )
 
     def _recovery(self, request: ChatRequest, **kwargs: Any) -> tuple[dict[str, Any], str] | None:
@@ -195,10 +198,12 @@ class ChatQwen(BaseChatModel):
         request = self.build_request(messages, stop, stream=False, **kwargs)
         deltas = list(self.get_transport().chat(request))
         retry = self._recovery(request, **kwargs) if lacks_answer(deltas) else None
+        keep = request.prefill is not None
         if retry is None:
-            return _result(deltas, self.model_name)
+            return _result(deltas, self.model_name, keep_space=keep)
         again = self.build_request(messages, stop, stream=False, **retry[0])
-        return _result(deltas + list(self.get_transport().chat(again)), self.model_name, recovered=retry[1])
+        deltas += list(self.get_transport().chat(again))
+        return _result(deltas, self.model_name, recovered=retry[1], keep_space=keep)
 
     async def _agenerate(
         self,
@@ -210,11 +215,12 @@ class ChatQwen(BaseChatModel):
         request = self.build_request(messages, stop, stream=False, **kwargs)
         deltas = [d async for d in self.get_transport().achat(request)]
         retry = self._recovery(request, **kwargs) if lacks_answer(deltas) else None
+        keep = request.prefill is not None
         if retry is None:
-            return _result(deltas, self.model_name)
+            return _result(deltas, self.model_name, keep_space=keep)
         again = self.build_request(messages, stop, stream=False, **retry[0])
         deltas += [d async for d in self.get_transport().achat(again)]
-        return _result(deltas, self.model_name, recovered=retry[1])
+        return _result(deltas, self.model_name, recovered=retry[1], keep_space=keep)
 
     def _stream(
         self,
@@ -334,6 +340,8 @@ def _metadata(delta: Delta, model_name: str) -> dict[str, Any]:
         meta.update(model_name=model_name, finish_reason=delta.finish_reason or "")
     if delta.thinking_budget_hit:
         meta["thinking_budget_hit"] = True
+    if delta.stop_sequence:
+        meta["stop_sequence"] = delta.stop_sequence
     if delta.bad_tool_calls:
         meta["bad_tool_calls"] = [
             {"name": b.name, "raw": b.raw, "error": b.error, "id": b.id} for b in delta.bad_tool_calls
@@ -355,9 +363,13 @@ def _usage(delta: Delta) -> Any:
     return usage
 
 
-def _result(deltas: list[Delta], model_name: str, *, recovered: str | None = None) -> ChatResult:
+def _result(
+    deltas: list[Delta], model_name: str, *, recovered: str | None = None, keep_space: bool = False
+) -> ChatResult:
+    """The whole message; ``keep_space`` keeps the text's outer whitespace (a continued prefill)."""
     thinking = "".join(d.thinking for d in deltas).strip()
-    text = "".join(d.text for d in deltas).strip()
+    text = "".join(d.text for d in deltas)
+    text = text if keep_space else text.strip()
     content: list[str | dict[str, Any]] = []
     if thinking:
         content.append({"type": "reasoning", "reasoning": thinking})
@@ -371,7 +383,12 @@ def _result(deltas: list[Delta], model_name: str, *, recovered: str | None = Non
     ]
     final = next((d for d in reversed(deltas) if d.finish_reason is not None or d.usage is not None), Delta())
     hit = any(d.thinking_budget_hit for d in deltas)
-    closing = Delta(finish_reason=final.finish_reason or "", usage=final.usage, bad_tool_calls=bad)
+    closing = Delta(
+        finish_reason=final.finish_reason or "",
+        usage=final.usage,
+        bad_tool_calls=bad,
+        stop_sequence=final.stop_sequence,
+    )
     closing.thinking_budget_hit = hit
     meta = _metadata(closing, model_name)
     if recovered:

@@ -120,11 +120,17 @@ class ContentStream:
     the answer, or from an answer that opens with ``{`` or a fence, everything is held until
     :meth:`finish`, which reads the calls and shows the rest as text (a ``<tool_call>`` quoted in
     backticks does not trigger this). Thinking is never searched.
+
+    With ``keep_edges`` the answer is not trimmed: a reply that continues a prefilled answer joins
+    onto it, so its outer blanks are content.
     """
 
-    def __init__(self, *, expect_thinking: bool = False, detect_tool_calls: bool = True) -> None:
+    def __init__(
+        self, *, expect_thinking: bool = False, detect_tool_calls: bool = True, keep_edges: bool = False
+    ) -> None:
         self._expect = expect_thinking
         self._detect = detect_tool_calls
+        self._keep = keep_edges
         self._mode: Literal["start", "thinking", "pending", "answer", "hold"] = "start"
         self._buf = ""  # received text not yet shown or decided
         self._parked: list[str] = []  # chunks received while holding, joined only when needed
@@ -173,7 +179,9 @@ class ContentStream:
         """Move the buffer through the states as far as the text seen so far allows."""
         while True:
             if self._mode == "start":
-                self._buf = head = self._buf.lstrip()  # leading blanks are dropped anyway
+                head = self._buf.lstrip()
+                if not self._keep:
+                    self._buf = head  # leading blanks are dropped anyway
                 if head.startswith(_OPEN):
                     self._buf, self._mode, self._thought = head[len(_OPEN) :], "thinking", True
                 elif final or not _OPEN.startswith(head):
@@ -203,7 +211,7 @@ class ContentStream:
 
     def _show_answer(self, final: bool, also_hold: tuple[str, ...]) -> bool:
         """Show answer text up to a tool-call trigger; True when the mode changed to ``hold``."""
-        if not self._started["text"]:
+        if not self._started["text"] and not self._keep:
             self._buf = self._buf.lstrip()  # leading blanks are dropped anyway
         buf = self._buf
         if self._detect:
@@ -226,6 +234,10 @@ class ContentStream:
 
     def _emit(self, kind: Literal["thinking", "text"], text: str) -> None:
         """Queue ``text`` as a piece, trimming the section's edges and merging with a same-kind piece."""
+        if kind == "text" and self._keep:
+            self._started[kind] = self._started[kind] or bool(text)
+            self._add(kind, text)
+            return
         if not self._started[kind]:
             text = text.lstrip()
         body = text.rstrip()
@@ -236,6 +248,11 @@ class ContentStream:
         body = "".join(self._blank[kind]) + body
         self._blank[kind] = [text[len(text.rstrip()) :]]
         self._started[kind] = True
+        self._add(kind, body)
+
+    def _add(self, kind: Literal["thinking", "text"], body: str) -> None:
+        if not body:
+            return
         if kind == "text":
             self._answer.append(body)
         if self._out and self._out[-1].kind == kind:

@@ -27,6 +27,7 @@ class Turn:
     bad_tool_calls: list[BadToolCall] = field(default_factory=list)
     pieces: int = 1
     finish_reason: str = "stop"
+    stop_sequence: str | None = None
     usage: Usage = field(default_factory=lambda: Usage(prompt_tokens=10, completion_tokens=5))
 
 
@@ -38,11 +39,20 @@ def turn(
     tools: Sequence[tuple[str, dict[str, Any]]] = (),
     bad: str | None = None,
     pieces: int = 1,
+    stop: str | None = None,
 ) -> Turn:
-    """Build a :class:`Turn`; ``tool``/``tools`` are ``(name, args)`` pairs, ``bad`` a tool-call error."""
+    """Build a :class:`Turn`; ``tool``/``tools`` are ``(name, args)`` pairs, ``bad`` a tool-call error,
+    ``stop`` the stop string that ended the turn (as a transport reports it)."""
     calls = [ToolCall(name=n, args=a, id=new_call_id()) for n, a in ([tool] if tool else []) + list(tools)]
     bad_calls = [BadToolCall(raw="{", error=bad, name=None, id=new_call_id())] if bad else []
-    return Turn(thinking=thinking, text=text, tool_calls=calls, bad_tool_calls=bad_calls, pieces=pieces)
+    return Turn(
+        thinking=thinking,
+        text=text,
+        tool_calls=calls,
+        bad_tool_calls=bad_calls,
+        pieces=pieces,
+        stop_sequence=stop,
+    )
 
 
 class ScriptedTransport:
@@ -68,27 +78,36 @@ class ScriptedTransport:
         return self.script[index]
 
     def chat(self, request: ChatRequest) -> Iterator[Delta]:
-        """Play the next turn, split into pieces when streaming."""
+        """Play the next turn, split into pieces when streaming.
+
+        A turn that ended at a stop string gets the string appended to its text when the request
+        asks for it (``include_stop_str_in_output``), as the local transport and vLLM do.
+        """
         played = self._next(request)
+        text = played.text
+        if played.stop_sequence and request.sampling.get("include_stop_str_in_output"):
+            text += played.stop_sequence
         if not request.stream:
             yield Delta(
                 thinking=played.thinking,
-                text=played.text,
+                text=text,
                 tool_calls=list(played.tool_calls),
                 bad_tool_calls=list(played.bad_tool_calls),
                 finish_reason=played.finish_reason,
                 usage=played.usage,
+                stop_sequence=played.stop_sequence,
             )
             return
         for part in _split(played.thinking, played.pieces):
             yield Delta(thinking=part)
-        for part in _split(played.text, played.pieces):
+        for part in _split(text, played.pieces):
             yield Delta(text=part)
         yield Delta(
             tool_calls=list(played.tool_calls),
             bad_tool_calls=list(played.bad_tool_calls),
             finish_reason=played.finish_reason,
             usage=played.usage,
+            stop_sequence=played.stop_sequence,
         )
 
     async def achat(self, request: ChatRequest) -> AsyncIterator[Delta]:

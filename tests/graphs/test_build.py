@@ -103,9 +103,9 @@ def test_max_steps_before_the_plan_stops_at_once() -> None:
 
 def test_unknown_graph_is_a_config_error() -> None:
     model, _ = scripted()
-    with pytest.raises(ConfigError, match=r"unknown graph 'swarm': choose from react, plan_execute"):
+    with pytest.raises(ConfigError, match=r"unknown graph 'swarm': choose from react, plan_execute, worked"):
         build_graph(MySpec("swarm"), model, [calculator])
-    assert GRAPHS == ("react", "plan_execute")
+    assert GRAPHS == ("react", "plan_execute", "worked")
 
 
 def test_a_missing_graph_module_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -31,11 +31,19 @@ class DeltaAssembler:
     """Collects one response's pieces and emits :class:`Delta` objects ready to show."""
 
     def __init__(
-        self, *, think: bool | None, tool_names: Collection[str], expect_thinking: bool = False
+        self,
+        *,
+        think: bool | None,
+        tool_names: Collection[str],
+        expect_thinking: bool = False,
+        keep_edges: bool = False,
     ) -> None:
+        """``keep_edges``: the answer continues a prefill, so its outer blanks are kept."""
         self._think = think
         self._tool_names = list(tool_names)
-        self._content = ContentStream(expect_thinking=expect_thinking, detect_tool_calls=bool(tool_names))
+        self._content = ContentStream(
+            expect_thinking=expect_thinking, detect_tool_calls=bool(tool_names), keep_edges=keep_edges
+        )
         self._streamed_calls = StreamedToolCalls()
         self._held_thinking: list[str] = []
         self._calls: list[ToolCall] = []

@@ -26,8 +26,12 @@ class ChatRequest:
     ``tool_call_id`` and ``name`` (the tool's name). Past thinking is already removed.
     ``tools`` are OpenAI-style function schemas (``{"type": "function", "function": {...}}``).
     ``think`` is ``None`` when the caller leaves it to the server. ``sampling`` holds
-    ``temperature``, ``top_p``, ``top_k``, ``max_tokens``, ``stop``, ``seed`` where set.
+    ``temperature``, ``top_p``, ``top_k``, ``max_tokens``, ``stop``, ``seed`` where set, and
+    ``include_stop_str_in_output`` (vLLM's flag: the matched stop string ends the text).
     ``thinking_budget`` caps reasoning tokens (see ``graphs.models.budget`` for who enforces it).
+    ``prefill`` is assistant text the reply continues (the reply holds only what comes after it,
+    blanks at its edges included; ``""`` continues an empty answer); transports that cannot continue
+    a partial answer raise :class:`~graphs.errors.ConfigError`.
     """
 
     model: str
@@ -38,6 +42,7 @@ class ChatRequest:
     stream: bool = False
     tool_choice: ToolChoice | None = None
     thinking_budget: int | None = None
+    prefill: str | None = None
 
 
 @dataclass
@@ -53,7 +58,8 @@ class Usage:
 class Delta:
     """One piece of a response. Tool calls are always complete when they appear in a delta.
 
-    ``thinking_budget_hit`` is set on the closing delta when a client-side budget cut the thinking.
+    ``thinking_budget_hit`` is set on the closing delta when a client-side budget cut the thinking;
+    ``stop_sequence`` names the stop string that ended the reply, when the transport knows it.
     """
 
     thinking: str = ""
@@ -63,6 +69,7 @@ class Delta:
     finish_reason: str | None = None
     usage: Usage | None = None
     thinking_budget_hit: bool = False
+    stop_sequence: str | None = None
 
 
 class Transport(Protocol):

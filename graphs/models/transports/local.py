@@ -33,6 +33,7 @@ from graphs.models.chatml import render_chatml
 from graphs.models.install import resolve_local
 from graphs.models.transports.assemble import DeltaAssembler
 from graphs.models.transports.base import ChatRequest, Delta, Usage
+from graphs.models.transports.stops import StopScanner
 
 FORCED_CALL_PREFILL = '<tool_call>\n{"name": "'
 STOP = ["<|im_end|>", "<|endoftext|>", "</tool_call>"]
@@ -95,6 +96,7 @@ class LlamaEngine:
                 )
 
 
+_CLIENT_SIDE = {"stop", "include_stop_str_in_output"}  # applied by the transport, not llama.cpp
 _LLAMA_ARGS = {"temperature", "top_p", "top_k", "min_p", "max_tokens", "stop", "seed", "repeat_penalty"}
 
 
@@ -150,21 +152,35 @@ class LocalTransport:
         return self.family == "qwen3"
 
     def prompt(self, request: ChatRequest) -> str:
-        """The rendered ChatML prompt, with the forced-call prefill when a tool is required."""
+        """The rendered ChatML prompt, then the request's prefill or, when a tool is required, the
+        forced-call prefill."""
         text = render_chatml(request.messages, request.tools, think=request.think, family=self.family)
+        if request.prefill is not None:
+            return text + request.prefill
         if request.tools and request.tool_choice == "required":
             text += FORCED_CALL_PREFILL
         return text
 
     def chat(self, request: ChatRequest) -> Iterator[Delta]:
-        """Complete the rendered prompt and yield deltas (one when not streaming)."""
+        """Complete the rendered prompt and yield deltas (one when not streaming).
+
+        Stop strings in ``request.sampling["stop"]`` are applied here, not by llama.cpp, so the
+        closing delta can name the one that matched (``stop_sequence``).
+        """
         prompt = self.prompt(request)
-        prefill = FORCED_CALL_PREFILL if prompt.endswith(FORCED_CALL_PREFILL) else ""
+        forced = request.prefill is None and prompt.endswith(FORCED_CALL_PREFILL)
+        prefill = FORCED_CALL_PREFILL if forced else ""
+        sampling = {k: v for k, v in request.sampling.items() if k not in _CLIENT_SIDE}
+        scanner = StopScanner(
+            request.sampling.get("stop") or [],
+            include=bool(request.sampling.get("include_stop_str_in_output")),
+        )
         names = [t["function"]["name"] for t in request.tools]
         assembler = DeltaAssembler(
             think=request.think,
             tool_names=names,
-            expect_thinking=self.family == "qwen3" and request.think is not False,
+            expect_thinking=self.family == "qwen3" and request.think is not False and request.prefill is None,
+            keep_edges=request.prefill is not None,
         )
         deltas: list[Delta] = []
         finish: str | None = None
@@ -176,14 +192,10 @@ class LocalTransport:
         closing = JSONEnd(prefill[len("<tool_call>\n") :]) if prefill else None
         prompt_tokens = 0
         budget = self._meter(request, prefill)
-        pieces = self._pieces(prompt, request.sampling, budget)
+        pieces = self._pieces(prompt, sampling, budget)
         for produced, piece in enumerate(pieces, 1):
             prompt_tokens = max(prompt_tokens, piece.prompt_tokens)
-            text = piece.text
-            if closing is not None and text:
-                cut = closing.feed(text)
-                if cut is not None:  # the forced call is complete: keep it, stop generating
-                    text, finish = text[:cut] + "\n</tool_call>", "tool_calls"
+            text, cut = _cut(piece, closing, scanner)
             if text:
                 delta = assembler.feed(content=text)
                 if delta is not None:
@@ -191,15 +203,17 @@ class LocalTransport:
             if piece.finish_reason:
                 finish = piece.finish_reason
                 usage = Usage(prompt_tokens=piece.prompt_tokens, completion_tokens=piece.completion_tokens)
+            finish = cut or finish
             if request.stream:
                 yield from deltas
                 deltas.clear()
-            if finish == "tool_calls":
+            if finish == "tool_calls" or scanner.hit is not None:
                 usage = Usage(prompt_tokens=prompt_tokens, completion_tokens=produced)
                 _close(pieces)
                 break
         closing_delta = assembler.finish(finish, usage)
         closing_delta.thinking_budget_hit = budget is not None and budget.hit
+        closing_delta.stop_sequence = scanner.hit
         deltas.append(closing_delta)
         if request.stream:
             yield from deltas
@@ -294,6 +308,22 @@ class JSONEnd:
         return None
 
 
+def _cut(piece: Piece, closing: JSONEnd | None, scanner: StopScanner) -> tuple[str, str | None]:
+    """The text of ``piece`` to pass on, and ``"tool_calls"``/``"stop"`` when generation must end
+    here: the forced call's JSON closed, or a stop string was reached."""
+    text = piece.text
+    if closing is not None and text:
+        end = closing.feed(text)
+        if end is not None:  # the forced call is complete: keep it, stop generating
+            return text[:end] + "\n</tool_call>", "tool_calls"
+    if not scanner.stops:
+        return text, None
+    text = scanner.feed(text)
+    if scanner.hit is not None:
+        return text, "stop"
+    return (text + scanner.flush() if piece.finish_reason else text), None
+
+
 def _close(pieces: Iterator[Piece]) -> None:
     """Close an engine stream that was cut short, so the engine stops generating."""
     close = getattr(pieces, "close", None)
@@ -315,6 +345,7 @@ def _merge(deltas: list[Delta]) -> Delta:
         out.finish_reason = d.finish_reason or out.finish_reason
         out.usage = d.usage or out.usage
         out.thinking_budget_hit = out.thinking_budget_hit or d.thinking_budget_hit
+        out.stop_sequence = d.stop_sequence or out.stop_sequence
     return out
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import ollama
 
-from graphs.errors import ModelError, ModelNotFound, ServerError, ServerUnavailable
+from graphs.errors import ConfigError, ModelError, ModelNotFound, ServerError, ServerUnavailable
 from graphs.models.transports.assemble import DeltaAssembler
 from graphs.models.transports.base import ChatRequest, Delta, Usage
 from graphs.models.transports.retry import RetryPolicy, aretrying, final_error, retrying
@@ -134,7 +134,16 @@ class OllamaTransport:
 
 
 def ollama_kwargs(request: ChatRequest) -> dict[str, Any]:
-    """Keyword arguments for ``ollama.Client.chat`` from a neutral request."""
+    """Keyword arguments for ``ollama.Client.chat`` from a neutral request.
+
+    Raises:
+        ConfigError: the request continues a prefill, which Ollama's chat API does not offer.
+    """
+    if request.prefill is not None:
+        raise ConfigError(
+            "continuing a partial answer (prefill) is not available through Ollama's native chat API; "
+            "use a local: model or an openai: model on vLLM"
+        )
     options: dict[str, Any] = {}
     for key, value in request.sampling.items():
         if value is None:

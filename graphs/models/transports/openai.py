@@ -104,6 +104,9 @@ class OpenAITransport:
                 _soft_switch_last_user(messages, request.think)
         if request.thinking_budget is not None and request.think is not False:
             body["thinking_token_budget"] = request.thinking_budget  # vLLM's own budget field
+        if request.prefill is not None:  # vLLM's extension: continue the final assistant message
+            messages.append({"role": "assistant", "content": request.prefill})
+            body.update(continue_final_message=True, add_generation_prompt=False)
         return body
 
     def _chat_once(self, request: ChatRequest) -> Iterator[Delta]:
@@ -146,7 +149,12 @@ class OpenAITransport:
 
     def _assembler(self, request: ChatRequest) -> DeltaAssembler:
         names = [t["function"]["name"] for t in request.tools]
-        return DeltaAssembler(think=request.think, tool_names=names, expect_thinking=self.expect_thinking)
+        return DeltaAssembler(
+            think=request.think,
+            tool_names=names,
+            expect_thinking=self.expect_thinking and request.prefill is None,
+            keep_edges=request.prefill is not None,
+        )
 
     def _status_error(self, response: httpx.Response, model: str) -> ModelError:
         text = response.text
@@ -213,6 +221,7 @@ class _SSEReader:
     def __init__(self, assembler: DeltaAssembler) -> None:
         self.assembler = assembler
         self.finish_reason: str | None = None
+        self.stop_sequence: str | None = None
         self.usage: Usage | None = None
 
     def line(self, line: str) -> Iterator[Delta]:
@@ -236,6 +245,7 @@ class _SSEReader:
         for choice in chunk.get("choices") or []:
             delta = choice.get("delta") or {}
             self.finish_reason = choice.get("finish_reason") or self.finish_reason
+            self.stop_sequence = _stop_string(choice) or self.stop_sequence
             self.assembler.feed_tool_deltas(delta.get("tool_calls"))
             out = self.assembler.feed(thinking=field_thinking(delta), content=delta.get("content") or "")
             if out is not None:
@@ -243,7 +253,15 @@ class _SSEReader:
 
     def finish(self) -> Delta:
         """The closing delta of the stream."""
-        return self.assembler.finish(self.finish_reason, self.usage)
+        closing = self.assembler.finish(self.finish_reason, self.usage)
+        closing.stop_sequence = self.stop_sequence
+        return closing
+
+
+def _stop_string(choice: Mapping[str, Any]) -> str | None:
+    """The stop string that ended a choice: vLLM's ``stop_reason`` (a token id is not one)."""
+    reason = choice.get("stop_reason")
+    return reason if isinstance(reason, str) and reason else None
 
 
 def _whole(assembler: DeltaAssembler, body: Mapping[str, Any]) -> Iterator[Delta]:
@@ -254,7 +272,9 @@ def _whole(assembler: DeltaAssembler, body: Mapping[str, Any]) -> Iterator[Delta
     delta = assembler.feed_message(choice.get("message") or {})
     if delta is not None:
         yield delta
-    yield assembler.finish(choice.get("finish_reason"), openai_usage(body.get("usage")))
+    closing = assembler.finish(choice.get("finish_reason"), openai_usage(body.get("usage")))
+    closing.stop_sequence = _stop_string(choice)
+    yield closing
 
 
 def _json(response: httpx.Response) -> dict[str, Any]:

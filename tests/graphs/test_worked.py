@@ -1,0 +1,131 @@
+"""The worked-solution graph with a scripted model: the calculator really fills in every value."""
+
+from __future__ import annotations
+
+import pytest
+from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+from langchain_core.tools import tool
+
+from graphs.errors import ConfigError
+from graphs.models.chat import ChatQwen
+from graphs.models.testing import ScriptedTransport, turn
+from graphs.react import STEP_LIMIT_MARK
+from graphs.summary import summarize
+from graphs.worked import build_worked
+from tools import calculator
+
+QUESTION = "Revenue grows 15% a year from $2M. What is it after 5 years, and what rate reaches $5M?"
+
+
+def scripted(*turns):
+    fake = ScriptedTransport(list(turns))
+    return ChatQwen(model="local:qwen2.5-coder-1.5b", transport=fake), fake
+
+
+def solve(model, prompt=QUESTION, **kwargs):
+    graph = build_worked(model, calculator, **kwargs)
+    state = graph.invoke({"messages": [HumanMessage(content=prompt)], "steps": 0})
+    return state, summarize(state["messages"][1:])
+
+
+def test_each_arithmetic_value_comes_from_the_calculator_and_the_model_continues_from_it():
+    model, fake = scripted(
+        turn("After 5 years: 2 * 1.15^5 ", stop="="),  # a wrong head value would follow: cut here
+        turn("M.\nNeeded: r ", stop="="),  # `r =` is not arithmetic: kept, the model goes on
+        turn(" 2.5^(1/5) - 1\nr ", stop="≈"),  # the repeated left side: the equation above is used
+        turn(", about 20.11%.\nFinal answer: about $4.02M; 20.11% a year."),
+    )
+    state, summary = solve(model)
+    assert [(c.args["expression"], c.result) for c in summary.tool_calls] == [
+        ("2 * 1.15^5", "4.022714375 (exactly 6436343/1600000)"),
+        ("2.5^(1/5) - 1", "≈ 0.201124433981"),
+    ]
+    assert summary.answer == (
+        "After 5 years: 2 * 1.15^5 = 4.022714375M.\nNeeded: r = 2.5^(1/5) - 1\nr ≈ 0.201124, about 20.11%."
+        "\nFinal answer: about $4.02M; 20.11% a year."
+    )
+    # every call after the first continues the text written so far, values included
+    assert [r.prefill for r in fake.requests] == [
+        "",
+        "After 5 years: 2 * 1.15^5 = 4.022714375",
+        "After 5 years: 2 * 1.15^5 = 4.022714375M.\nNeeded: r =",
+        "After 5 years: 2 * 1.15^5 = 4.022714375M.\nNeeded: r = 2.5^(1/5) - 1\nr ≈ 0.201124",
+    ]
+    assert all(r.sampling["stop"] == ["=", "≈", "\\approx"] for r in fake.requests)
+    assert all(r.think is False and r.sampling["temperature"] == 0.0 for r in fake.requests)
+    assert not any(r.tools for r in fake.requests)
+    # the prompt is the request alone: the calculations travel in the prefill, not as history
+    assert all([m["role"] for m in r.messages] == ["system", "user"] for r in fake.requests)
+    kinds = [type(m).__name__ for m in state["messages"]]
+    assert kinds == ["HumanMessage", "AIMessage", "ToolMessage", "AIMessage", "ToolMessage", "AIMessage"]
+    assert state["steps"] == 3, "a step is a turn ending in a calculation or the answer"
+
+
+def test_a_calculator_error_leaves_the_sign_for_the_model_to_finish():
+    model, fake = scripted(
+        turn("1/0 ", stop="="),
+        turn(" undefined."),
+    )
+    state, summary = solve(model, prompt="What is 1/0?")
+    error = next(m for m in state["messages"] if isinstance(m, ToolMessage))
+    assert error.status == "error" and "zero" in error.text
+    assert fake.requests[1].prefill == "1/0 ="
+    assert summary.answer == "1/0 = undefined."
+
+
+def test_the_step_limit_keeps_the_work_so_far_and_says_why():
+    model, fake = scripted(*[turn(f"\n{i} + 1 ", stop="=") for i in range(3)])
+    state, summary = solve(model, max_steps=2)
+    last = state["messages"][-1]
+    assert isinstance(last, AIMessage) and last.response_metadata["qwengraph"] == STEP_LIMIT_MARK
+    assert summary.stopped == STEP_LIMIT_MARK
+    assert len(fake.requests) == 2 and len(summary.tool_calls) == 2
+    assert (
+        summary.answer == "0 + 1 = 1\n1 + 1 = 2\n\n(Stopped after 2 steps (raise --max-steps to allow more).)"
+    )
+
+
+def test_signs_that_are_not_arithmetic_are_continued_up_to_a_cap():
+    model, fake = scripted(*[turn(f"x{i} ", stop="=") for i in range(3)])
+    state, summary = solve(model, max_continuations=3)
+    assert len(fake.requests) == 3 and not summary.tool_calls
+    assert summary.stopped == STEP_LIMIT_MARK and state["steps"] == 1
+    assert summary.answer == "x0 =x1 =x2 =\n\n(Stopped after 3 model calls in one step.)"
+
+
+def test_a_second_request_on_the_thread_sees_the_first_answer_not_its_scaffolding():
+    model, fake = scripted(turn("2 + 2 ", stop="="), turn("."), turn("Still 4."))
+    graph = build_worked(model, calculator)
+    state = graph.invoke({"messages": [HumanMessage(content="2+2?")], "steps": 0})
+    state = graph.invoke({"messages": [*state["messages"], HumanMessage(content="Sure?")], "steps": 0})
+    assert summarize(state["messages"][1:]).answer == "Still 4."
+    roles = [m["role"] for m in fake.requests[-1].messages]
+    assert roles[-2:] == ["assistant", "user"]
+    assert "2 + 2 = 4." in fake.requests[-1].messages[-2]["content"]
+
+
+def test_only_chatqwen_can_continue_a_prefill():
+    from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+    with pytest.raises(ConfigError, match="ChatQwen"):
+        build_worked(FakeListChatModel(responses=["x"]), calculator)  # type: ignore[arg-type]
+    model, _ = scripted()
+    with pytest.raises(ConfigError, match="max_steps"):
+        build_worked(model, calculator, max_steps=0)
+    with pytest.raises(ConfigError, match="max_continuations"):
+        build_worked(model, calculator, max_continuations=0)
+
+
+def test_any_one_argument_expression_tool_can_check_the_numbers():
+    seen: list[str] = []
+
+    @tool
+    def rounding_calculator(expression: str) -> str:
+        """Evaluate and round."""
+        seen.append(expression)
+        return "42"
+
+    model, _ = scripted(turn("6 * 7 ", stop="="), turn("!"))
+    state = build_worked(model, rounding_calculator).invoke({"messages": [HumanMessage("6*7")], "steps": 0})
+    assert seen == ["6 * 7"]
+    assert summarize(state["messages"][1:]).answer == "6 * 7 = 42!"

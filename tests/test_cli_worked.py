@@ -1,0 +1,81 @@
+"""``qwengraph run`` on the worked-solution graph: the README's main job, replayed from a real run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from langchain_core.tools import tool
+from typer.testing import CliRunner
+
+from agents.cli import app
+from agents.runner import choose_graph
+from graphs.build import NamedGraph
+from tools import calculator
+
+CASSETTES = Path(__file__).parent / "cassettes" / "local"
+DEMO = json.loads((CASSETTES / "demo_worked_stream.json").read_text())["meta"]
+
+
+def cli(*args: str):
+    return CliRunner().invoke(app, list(args), catch_exceptions=False)
+
+
+def test_the_main_job_question_prints_both_answers_with_checked_values() -> None:
+    result = cli("run", DEMO["prompt"], "--replay", str(CASSETTES / "demo_worked_stream.json"))
+    assert result.exit_code == 0, result.stderr
+    out = result.stdout
+    assert "will not reach $5M" in out and "20.11%" in out
+    # the calculator's values are written inline, where the model put its equals signs
+    assert "(1 + 0.15) = 4.022714375M" in out
+    assert "r ≈ 0.201124" in out
+    assert "→ calculator" not in out, "values go into the solution, not on lines of their own"
+
+
+def test_json_lists_every_calculation() -> None:
+    path = CASSETTES / "demo_worked_nostream.json"
+    result = cli("run", DEMO["prompt"], "--replay", str(path), "--no-stream", "--json", "--graph", "worked")
+    assert result.exit_code == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out == json.loads(path.read_text())["meta"]["result"]
+    assert [c["args"]["expression"] for c in out["tool_calls"]][-1] == "(2.5)^(1/5) - 1"
+
+
+def test_the_react_graph_can_be_chosen_and_then_the_recording_drifts() -> None:
+    result = cli("run", DEMO["prompt"], "--replay", str(CASSETTES / "demo_worked_stream.json"), "--graph", "react")
+    assert result.exit_code == 4, "a different graph sends different prompts: cassette drift"
+    assert "drifted" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--graph", "swarm"], "unknown graph 'swarm' for a plain run"),
+        (["--graph", "react", "--agent", "math-tutor"], "--graph is for plain runs"),
+    ],
+)
+def test_bad_graph_flags_are_one_line_errors(args: list[str], message: str) -> None:
+    result = cli("run", "hi", *args)
+    assert result.exit_code == 2
+    assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_the_worked_graph_needs_the_calculator() -> None:
+    result = cli("run", "hi", "--graph", "worked", "--tools", "symbolic", "--model", "local:qwen2.5-coder-1.5b")
+    assert result.exit_code == 2
+    assert "needs the calculator tool" in result.stderr
+
+
+def test_the_automatic_choice() -> None:
+    @tool
+    def other(x: str) -> str:
+        """Other."""
+        return x
+
+    local, server = "local:qwen2.5-coder-1.5b", "ollama:qwen3:8b"
+    assert choose_graph(None, local, [calculator]).graph == "worked"
+    assert choose_graph(NamedGraph("auto"), local, [calculator]).graph == "worked"
+    assert choose_graph(None, server, [calculator]).graph == "react", "servers run Qwen3, which plans"
+    assert choose_graph(None, local, [calculator, other]).graph == "react", "other tools need ReAct"
+    assert choose_graph(NamedGraph("react"), local, [calculator]).graph == "react", "an explicit choice wins"
