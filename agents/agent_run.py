@@ -55,7 +55,7 @@ class RunPlan:
     agent: str | None = None
     reason: str | None = None  # why the router chose this (``--agent auto``)
     graph: str = "react"  # the agent's graph; plain runs: "auto" (see agents.runner.choose_graph)
-    language: str | None = None  # plain runs: added to the graph's default prompt
+    language: str | None = None  # added to the graph's default prompt when it has no other
 
 
 def plan_for_spec(
@@ -83,6 +83,7 @@ def plan_for_spec(
         agent=spec.name,
         reason=decision.reason if decision else None,
         graph=spec.graph,
+        language=spec.variables.get("language"),
     )
 
 

@@ -24,15 +24,14 @@ from langgraph.types import Command
 
 from agents.safety import DEFAULT_MAX_INPUT_CHARS, check_input
 from agents.settings import resolve_model
+from agents.spec import AUTO_GRAPH
 from graphs.build import INLINE_RESULTS, STREAMED_ANSWER, GraphSpec, NamedGraph, build_graph, progress
 from graphs.errors import ConfigError
 from graphs.memory.traces import recording_trace
 from graphs.models.chat import ChatQwen
 from graphs.summary import RunSummary, summarize
-from graphs.worked_text import value_text
 from tools import calculator
 
-AUTO_GRAPH = "auto"
 LOCAL_CONTEXT_TOKENS = 7_000  # llama.cpp context is 8,192 tokens here, less the answer's room
 SERVER_CONTEXT_TOKENS = 28_000  # Qwen3 serves 32k natively; keep room for thinking and the answer
 
@@ -120,7 +119,8 @@ def run(
         max_input_chars: longer prompts are refused with :class:`InputTooLong`.
         spec: names the graph: an :class:`~agents.spec.AgentSpec`, a
             :class:`~agents.agent_run.RunPlan`, or :class:`graphs.build.NamedGraph`; ``None`` or a
-            graph named ``"auto"``: see :func:`choose_graph`. Resume a thread with the graph that
+            graph named ``"auto"``: see :func:`choose_graph` (when that picks the worked graph,
+            ``system_prompt`` gives way to the graph's own). Resume a thread with the graph that
             started it.
         language: answer in this language (added to the graph's default prompt).
     """
@@ -133,7 +133,10 @@ def run(
         force_tool = llm.model.startswith("local:")
     saver = checkpointer if checkpointer is not None else (InMemorySaver() if approve else None)
     offered = list(tools) if tools is not None else default_tools()
+    automatic = spec is None or spec.graph == AUTO_GRAPH
     spec = choose_graph(spec, llm.model, offered)
+    if automatic and spec.graph == "worked":
+        system_prompt = None  # an agent's prompt asks for tool calls; the worked graph has its own
     graph = build_graph(
         spec,
         llm,
@@ -188,13 +191,15 @@ def run(
 def choose_graph(spec: GraphSpec | None, model_uri: str, tools: Sequence[BaseTool]) -> GraphSpec:
     """The graph for a run: ``spec`` when it names one; for ``None`` or ``"auto"``, the rule below.
 
-    A ``local:`` model offered the calculator alone gets the worked-solution graph
-    (:mod:`graphs.worked`): measured on Qwen2.5-Coder-1.5B, it answers multi-part word problems that
-    ReAct leaves half done. Everything else gets ReAct.
+    A ``local:`` model whose tools are all ones the worked-solution graph fills results in with
+    (``calculator``, ``run_python``) gets that graph (:mod:`graphs.worked`): measured on
+    Qwen2.5-Coder-1.5B, it answers multi-part word problems that ReAct leaves half done, and runs the
+    tests it writes. Everything else gets ReAct.
     """
     if spec is not None and spec.graph != AUTO_GRAPH:
         return spec
-    worked = model_uri.startswith("local:") and [t.name for t in tools] == ["calculator"]
+    names = {t.name for t in tools}
+    worked = model_uri.startswith("local:") and bool(names) and names <= {"calculator", "run_python"}
     name = "worked" if worked else "react"
     if spec is not None and dataclasses.is_dataclass(spec) and not isinstance(spec, type):
         return cast(GraphSpec, dataclasses.replace(spec, graph=name))
@@ -245,9 +250,9 @@ def _stream(
             _emit_content(message, on_event, text=answer_streams)
         elif isinstance(message, ToolMessage):
             name, args = calls.get(message.tool_call_id, (message.name or "", {}))
-            if inline:  # the value the graph writes into the answer, shown where it goes
-                value = f" {value_text(message.text)}" if message.status == "success" else ""
-                on_event(Event(kind="value", text=value, name=name, args=args))
+            if inline:  # what the graph writes into the answer, shown where it goes
+                written = message.artifact.get("written", "") if isinstance(message.artifact, dict) else ""
+                on_event(Event(kind="value", text=str(written), name=name, args=args))
             else:
                 on_event(Event(kind="tool", text=message.text, name=name, args=args))
     return final

@@ -26,6 +26,7 @@ from graphs.errors import ConfigError
 __all__ = ["GRAPHS", "AgentCatalog", "AgentSpec", "ThinkPolicy", "builtin_agents", "load_graph"]
 
 ThinkPolicy = bool | Literal["auto"]
+AUTO_GRAPH = "auto"
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,8 @@ class AgentSpec:
         prompt: prompt template name in ``prompts/`` (without ``.md``).
         variables: template variables besides ``tool_names`` (filled in) and ``language``.
         choices: allowed values of variables that users may set (e.g. ``mode``).
-        graph: ``"react"`` or ``"plan_execute"``.
+        graph: ``"react"``, ``"plan_execute"``, ``"worked"``, or ``"auto"``: chosen per run by
+            :func:`agents.runner.choose_graph` (worked for a local model whose tools it can use).
         think: thinking policy for the model calls: on, off or ``"auto"`` (by request difficulty).
         thinking_budget: cap on reasoning tokens per call (``None``: no cap).
         force_tool: first model call must be a tool call (``None``: yes for local models).
@@ -64,9 +66,10 @@ class AgentSpec:
         unknown = [t for t in self.tools if t not in TOOL_NAMES]
         if unknown:
             raise ConfigError(f"agent {self.name!r}: unknown tool {', '.join(unknown)}")
-        if self.graph not in GRAPHS:
+        if self.graph not in (*GRAPHS, AUTO_GRAPH):
             raise ConfigError(
-                f"agent {self.name!r}: unknown graph {self.graph!r}: choose from {', '.join(GRAPHS)}"
+                f"agent {self.name!r}: unknown graph {self.graph!r}: "
+                f"choose from {', '.join((*GRAPHS, AUTO_GRAPH))}"
             )
         if self.max_steps < 1:
             raise ConfigError(f"agent {self.name!r}: max_steps must be at least 1")
@@ -100,8 +103,9 @@ class AgentSpec:
         return prompts.render(self.prompt, tool_names=sorted(self.tools), **self.variables)
 
     def graph_module(self) -> ModuleType:
-        """The graph module this agent runs on (imported now; :class:`ConfigError` if missing)."""
-        return load_graph(self.graph)
+        """The graph module this agent runs on (imported now; :class:`ConfigError` if missing);
+        for ``"auto"``, the worked-solution graph's (ReAct is always there)."""
+        return load_graph("worked" if self.graph == AUTO_GRAPH else self.graph)
 
 
 class AgentCatalog:

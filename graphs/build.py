@@ -111,13 +111,14 @@ def build_graph(
         tool_timeout: seconds one tool call may take.
         language: without ``system_prompt``, the graph's default prompt gets "Answer in <language>."
 
-    The ``worked`` graph (:mod:`graphs.worked`) uses the tool named ``calculator`` and needs a
+    The ``worked`` graph (:mod:`graphs.worked`) uses the tools named ``calculator`` and
+    ``run_python`` and needs a
     :class:`~graphs.models.chat.ChatQwen` that continues prefills; it ignores ``think``,
     ``force_tool``, ``approve`` and ``context_tokens``.
 
     Raises:
         ConfigError: the graph name is unknown, or its module is not installed, or the worked graph
-            has no calculator.
+            has neither the calculator nor run_python.
     """
     name = spec.graph
     load_graph(name)
@@ -159,14 +160,11 @@ def build_graph(
         from graphs.models.chat import ChatQwen  # noqa: PLC0415
         from graphs.worked import build_worked  # noqa: PLC0415
 
-        calculator = next((t for t in tools if t.name == "calculator"), None)
-        if calculator is None:
-            raise ConfigError("the worked-solution graph needs the calculator tool")
         if not isinstance(model, ChatQwen):
             raise ConfigError("the worked-solution graph needs a ChatQwen model (it continues a prefill)")
         return build_worked(
             model,
-            calculator,
+            tools,
             system_prompt=system_prompt,
             max_steps=max_steps,
             tool_timeout=tool_timeout,

@@ -13,7 +13,9 @@ of the model's calls (Qwen's chat template renders tool results by position, wit
 Tool calls of a turn run as parallel tasks with a per-tool timeout (see :mod:`graphs.tool_step`:
 with a checkpointer each finished call is saved, so a resumed run repeats none); tool errors,
 unknown tool names and unreadable tool calls go back to the model as messages it can act on,
-never as exceptions. Tools listed in ``approve`` wait for a human decision. The step limit ends
+never as exceptions. An empty reply (no text, no call: small models sometimes end their turn at
+once after a tool result) is asked for once more, then ends the run with a clear message marked
+``empty_answer``. Tools listed in ``approve`` wait for a human decision. The step limit ends
 the run with a clear final message.
 """
 
@@ -23,7 +25,7 @@ from collections.abc import Collection, Sequence
 from typing import Annotated, Any, NotRequired, TypedDict
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, AnyMessage, SystemMessage, ToolMessage
+from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage, ToolMessage
 from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool
 from langgraph.graph import END, START, StateGraph
@@ -46,6 +48,8 @@ from graphs.tool_step import (
 )
 
 STEP_LIMIT_MARK = "step_limit"
+EMPTY_ANSWER_MARK = "empty_answer"
+EMPTY_NUDGE = "Your reply was empty. Give your answer now, using the tool results above."
 
 
 class ReactState(TypedDict):
@@ -114,7 +118,15 @@ def build_react(
         chooser = forced if steps == 0 or only_unknown_tools(state["messages"]) else bound
         history = fit_messages([SystemMessage(content=system), *state["messages"]], context_tokens)
         response = chooser.invoke(history, config)
-        return {"messages": [response], "steps": steps + 1}
+        if not _is_empty(response) or steps + 1 >= max_steps:
+            return {"messages": [response], "steps": steps + 1}
+        # Small models sometimes end their turn at once after a tool result: ask once more.
+        nudge = HumanMessage(content=EMPTY_NUDGE, additional_kwargs={"qwengraph": "empty_answer_nudge"})
+        again = bound.invoke([*history, nudge], config)
+        if _is_empty(again):
+            note = "The model gave an empty answer twice; the tool results above are all there is."
+            again = AIMessage(content=note, response_metadata={"qwengraph": EMPTY_ANSWER_MARK})
+        return {"messages": [again], "steps": steps + 2}
 
     def run_tool(state: CallTask, config: RunnableConfig) -> dict[str, Any]:  # state: this task's call
         return {"pending": run_call_task(state, by_name, tool_timeout, approval, config)}
@@ -138,6 +150,16 @@ def build_react(
     graph.add_edge("correct", "collect")
     graph.add_edge("collect", "call_model")
     return graph.compile(checkpointer=checkpointer)
+
+
+def _is_empty(message: AnyMessage) -> bool:
+    """A reply with no answer text, no tool calls and no unreadable tool calls."""
+    return (
+        isinstance(message, AIMessage)
+        and not message.text.strip()
+        and not message.tool_calls
+        and not unreadable_calls(message)
+    )
 
 
 def only_unknown_tools(messages: Sequence[AnyMessage]) -> bool:

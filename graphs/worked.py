@@ -1,25 +1,26 @@
-"""The worked-solution graph: the model writes its solution, the calculator checks every number.
+"""The worked-solution graph: the model writes its solution, tools fill in every result.
 
 ::
 
-    START -> write --(arithmetic before "=" or "≈")--> calculate --> write ...
+    START -> write --(a result to fill in)--> fill --> write ...
                    --(the solution is finished | step limit)--> END
 
-Measured with Qwen2.5-Coder-1.5B on multi-part word problems: written out step by step, the model
-sets the problem up correctly ("(1 + r)^5 = 5/2, so r = 2.5^(1/5) - 1") but gets the arithmetic
-wrong in its head, and in a ReAct loop it makes one tool call and answers the remaining parts from
-memory. Here the model writes prose and generation stops at every ``=``, ``≈`` or ``\\approx``.
-When the text just before the sign is arithmetic (see :func:`graphs.worked_text.expression_before`),
-the calculator evaluates it as a real tool call, its value is written after the sign, and the model
-continues its own text from there (a *prefill*), so each later step builds on a correct number.
-Any other sign (``r =``) is kept and the model continues at once.
+Small local models (Qwen2.5-Coder-1.5B measured) write a good worked solution and get its results
+wrong: the arithmetic they do in their head, the tests they write but never run. In a ReAct loop they
+make one tool call and answer the rest from memory. Here the model writes prose and generation stops
+at the strings the :mod:`graphs.worked_checks` know: ``=``, ``≈``, ``\\approx`` after arithmetic
+(the calculator's value is written after the sign) and the fence that closes a ```python block (it
+runs in the sandbox and its real output follows). Then the model continues its own text from there
+(a *prefill*), so every later step builds on real results. Other signs (``r =``, an opening fence)
+are kept and the model continues at once.
 
-Every calculation is an ``AIMessage`` tool call followed by its ``ToolMessage``, so summaries,
-traces and exports see them as in ReAct; the last message is the whole solution. As in ReAct, a
-step is a model turn that ends in a calculation or in the answer; the continuations after other
-signs inside a turn are capped separately (``max_continuations``). Needs
-:class:`ChatQwen` on a transport that continues a prefill and names the stop string that ended a
-reply: the in-process ``local`` models (the ones this graph is for) and vLLM.
+Every result is an ``AIMessage`` tool call followed by its ``ToolMessage`` (whose
+``artifact["written"]`` is the text added to the solution), so summaries, traces and exports see
+them as in ReAct; the last message is the whole solution. As in ReAct, a step is a turn
+that ends in a tool call or in the answer; continuations after other signs inside a turn are capped
+separately (``max_continuations``). Needs :class:`ChatQwen` on a transport that continues a prefill
+and names the stop string that ended a reply: the in-process ``local`` models (the ones this graph
+is for) and vLLM.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from graphs.errors import ConfigError
 from graphs.models.chat import ChatQwen
 from graphs.react import STEP_LIMIT_MARK
 from graphs.tool_step import invoke_with_timeout
-from graphs.worked_text import SIGNS, expression_before, value_text
+from graphs.worked_checks import Check, checks_for
 
 
 class WorkedState(TypedDict):
@@ -53,7 +54,7 @@ class WorkedState(TypedDict):
 
 def build_worked(
     model: ChatQwen,
-    calculator: BaseTool,
+    tools: Sequence[BaseTool],
     *,
     system_prompt: str | None = None,
     max_steps: int = 30,
@@ -66,18 +67,21 @@ def build_worked(
 
     Args:
         model: a :class:`ChatQwen` whose transport continues prefills (``local:``, or vLLM).
-        calculator: the tool that evaluates each expression (one ``expression`` string argument).
-        system_prompt: replaces ``prompts/worked.md``.
+        tools: the tools that fill in results: ``calculator`` and/or ``run_python`` (others are
+            not used; see :func:`graphs.worked_checks.checks_for`).
+        system_prompt: replaces ``prompts/worked.md``; the checks' own instructions are added.
         max_steps: turns allowed per run (each calculation ends one, the answer ends the last).
         max_continuations: model calls allowed within one turn (one per sign that was not arithmetic).
-        temperature: sampling temperature of the writing (``None``: the model's default). Greedy by
-            default: at Qwen's non-thinking default (0.7) the 1.5B misjudged which of two checked
-            numbers was larger.
-        tool_timeout: seconds one calculation may take.
+        temperature: sampling temperature of the writing (``None``: the model's default). Greedy
+            with the calculator alone (at Qwen's non-thinking 0.7 the 1.5B misjudged which of two
+            checked numbers was larger); the model's default when code is written (greedy, the
+            1.5B repeated one assert until the token limit).
+        tool_timeout: seconds one tool call may take.
         checkpointer: a LangGraph checkpointer for threads and resume.
 
     Raises:
-        ConfigError: ``model`` is not a :class:`ChatQwen`, or a limit is below 1.
+        ConfigError: ``model`` is not a :class:`ChatQwen`, no tool can fill in results, or a limit
+            is below 1.
     """
     if not isinstance(model, ChatQwen):
         raise ConfigError(
@@ -85,7 +89,16 @@ def build_worked(
         )
     if max_steps < 1 or max_continuations < 1:
         raise ConfigError("max_steps and max_continuations must be at least 1")
-    system = SystemMessage(content=system_prompt or prompts.render("worked"))
+    checks = checks_for(tools)
+    by_tool = {c.tool.name: c for c in checks}
+    signs = list(dict.fromkeys(s for c in checks for s in c.signs))
+    code = "run_python" in by_tool
+    text = system_prompt or prompts.render("worked", code=code, arithmetic="calculator" in by_tool)
+    if system_prompt and code:
+        text += "\n\n" + prompts.render("worked_code_note")
+    system = SystemMessage(content=text)
+    if temperature == 0.0 and code:
+        temperature = None
     writer = model.bind(think=False, **({} if temperature is None else {"temperature": temperature}))
 
     def write(state: WorkedState, config: RunnableConfig) -> dict[str, Any]:
@@ -96,47 +109,59 @@ def build_worked(
             )
         history = [system, *request_history(state["messages"])]
         for _ in range(max_continuations):
-            reply = writer.invoke(history, config, prefill=draft, stop=list(SIGNS), include_stop=True)
+            reply = writer.invoke(history, config, prefill=draft, stop=signs, include_stop=True)
             assert isinstance(reply, AIMessage)
             sign = reply.response_metadata.get("stop_sequence")
             draft += reply.text  # the sign included: it is shown as it streams
-            if sign not in SIGNS or not draft.endswith(sign):  # the model finished its solution
+            if sign not in signs or not draft.endswith(sign):  # the model finished its solution
                 return {"messages": [_with_text(reply, draft)], "steps": steps + 1, "draft": ""}
-            expression = expression_before(draft[: -len(sign)])
-            if expression is not None:
-                call = {
-                    "name": calculator.name,
-                    "args": {"expression": expression},
-                    "id": f"calc-{steps + 1}",
-                }
+            found = _call_for(checks, draft[: -len(sign)], sign)
+            if found is not None:
+                name, args = found
+                call = {"name": name, "args": args, "id": f"fill-{steps + 1}"}
                 ask = reply.model_copy(update={"content": "", "tool_calls": [call]})
                 return {"messages": [ask], "steps": steps + 1, "draft": draft}
         return _stopped(draft, steps + 1, f"Stopped after {max_continuations} model calls in one step.")
 
-    def calculate(state: WorkedState, config: RunnableConfig) -> dict[str, Any]:
+    def fill(state: WorkedState, config: RunnableConfig) -> dict[str, Any]:
         last = state["messages"][-1]
         assert isinstance(last, AIMessage)
         assert last.tool_calls
         call = last.tool_calls[0]
-        text, status = invoke_with_timeout(calculator, call["args"], tool_timeout, config)
-        result = ToolMessage(content=text, tool_call_id=call["id"] or "", name=calculator.name, status=status)
-        draft = state.get("draft", "")
-        if status == "success":
-            draft += " " + value_text(text)
-        return {"messages": [result], "draft": draft}
+        check = by_tool[call["name"]]
+        output, status = invoke_with_timeout(check.tool, call["args"], tool_timeout, config)
+        written = check.written(output, status == "success")
+        result = ToolMessage(
+            content=output,
+            tool_call_id=call["id"] or "",
+            name=call["name"],
+            status=status,
+            artifact={"written": written},
+        )
+        return {"messages": [result], "draft": state.get("draft", "") + written}
 
     graph = StateGraph(WorkedState)
     graph.add_node("write", write)
-    graph.add_node("calculate", calculate)
+    graph.add_node("fill", fill)
     graph.add_edge(START, "write")
-    graph.add_conditional_edges("write", _after_write, ["calculate", END])
-    graph.add_edge("calculate", "write")
+    graph.add_conditional_edges("write", _after_write, ["fill", END])
+    graph.add_edge("fill", "write")
     return graph.compile(checkpointer=checkpointer)
+
+
+def _call_for(checks: Sequence[Check], text: str, sign: str) -> tuple[str, dict[str, Any]] | None:
+    """The first check that acts on ``text`` ended by ``sign``: its tool's name and arguments."""
+    for check in checks:
+        if sign in check.signs:
+            args = check.arguments(text)
+            if args is not None:
+                return check.tool.name, args
+    return None
 
 
 def _after_write(state: WorkedState) -> str:
     last = state["messages"][-1]
-    return "calculate" if isinstance(last, AIMessage) and last.tool_calls else END
+    return "fill" if isinstance(last, AIMessage) and last.tool_calls else END
 
 
 def request_history(messages: Sequence[AnyMessage]) -> list[AnyMessage]:

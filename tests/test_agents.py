@@ -49,8 +49,10 @@ def test_every_preset_builds_and_renders(has_index: bool) -> None:
         text = spec.render_prompt()
         assert "{{" not in text and "{%" not in text
         assert f"Tools available: {', '.join(sorted(spec.tools))}." in text
-        assert spec.graph_module().__name__ == f"graphs.{spec.graph}"
-        assert spec.graph == ("plan_execute" if spec.name == "planner" else "react")
+        graphs = {"planner": "plan_execute", "coding-assistant": "auto"}
+        assert spec.graph == graphs.get(spec.name, "react")
+        module = "worked" if spec.graph == "auto" else spec.graph
+        assert spec.graph_module().__name__ == f"graphs.{module}"
         assert "Answer in Esperanto." in spec.with_variables(language="Esperanto").render_prompt()
         assert "Answer in" not in text
     coder = catalog.get("coding-assistant")
@@ -203,7 +205,12 @@ def test_plan_run_precedence() -> None:
     assert explicit.system_prompt and "Tools available: calculator." in explicit.system_prompt
     plain = plan_run("hi", has_index=False, language="German")
     assert plain.agent is None and plain.tools == ("calculator",)
-    assert (plain.graph, plain.language, plain.system_prompt, plain.max_steps) == ("auto", "German", None, None)
+    assert (plain.graph, plain.language, plain.system_prompt, plain.max_steps) == (
+        "auto",
+        "German",
+        None,
+        None,
+    )
     assert plan_run("hi", has_index=False, graph="react").graph == "react"
     with pytest.raises(ConfigError, match="unknown graph 'swarm' for a plain run"):
         plan_run("hi", has_index=False, graph="swarm")

@@ -3,7 +3,9 @@ the passing code.
 
 ``search`` is added when a document index exists (``qwengraph ingest`` of a codebase), decided
 when the spec is built: an agent never offers a tool that would fail on first use. The router
-(:mod:`agents.router`) pairs it with a coder model.
+(:mod:`agents.router`) pairs it with a coder model. Its graph is chosen per run: ReAct on servers;
+on a local model with ``run_python`` alone, the worked-solution graph, which runs each ```python
+block the model writes and shows it the real output (:mod:`graphs.worked_checks`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ def coding_assistant(
         tools=("run_python", "search") if indexed else ("run_python",),
         prompt="coding",
         variables={"code_language": code_language, "language": language},
+        graph="auto",
         think=True,
         max_steps=12,
     )

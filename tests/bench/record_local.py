@@ -1,10 +1,11 @@
 """Record real runs of the embedded local model as cassettes for the offline test suite.
 
 Run: ``python tests/bench/record_local.py [NAME ...]`` (needs the ``local`` extra and
-``qwengraph models install qwen2.5-coder-1.5b``); names pick runs from :data:`RUNS` (default: all). Writes ``tests/cassettes/local/*.json``; the
-replay tests in ``tests/test_local_replay.py`` read them. Re-record after changing anything that
-alters the rendered prompt (system prompt, tool descriptions, ChatML rendering, sampling): replay
-compares the prompt exactly and reports drift with a diff.
+``qwengraph models install qwen2.5-coder-1.5b``); names pick runs from :data:`RUNS` (default:
+all). Writes ``tests/cassettes/local/*.json``; the replay tests in ``tests/test_local_replay.py``
+read them. Re-record after changing anything that alters the rendered prompt (system prompt, tool
+descriptions, ChatML rendering, sampling): replay compares the prompt exactly and reports drift
+with a diff.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from agents.agent_run import run_agent
 from agents.runner import run
 from graphs.build import NamedGraph
 from graphs.models.cassette import Cassette, record
@@ -22,7 +24,7 @@ DEMO = (
     "A company's revenue grows 15% a year from $2M in 2020. Will it reach $5M by 2025? "
     "If not, what yearly growth rate would it need?"
 )
-RUNS = {  # name: (prompt, graph)
+RUNS = {  # name: (prompt, graph or "agent:NAME")
     "calc_17x23": ("What is 17*23? Use the calculator.", "react"),
     "shirt_discount": ("A shirt costs $45 and is discounted by 20%. What is the sale price?", "react"),
     "revenue_2025": (
@@ -30,6 +32,11 @@ RUNS = {  # name: (prompt, graph)
         "react",
     ),
     "demo_worked": (DEMO, "worked"),  # the README's main job, on the default graph for local models
+    # an agent: its graph is chosen per run ("auto": the worked graph here), its code really runs
+    "coding_palindrome": (
+        "Write a Python function is_palindrome(s) that ignores case and non-letters, with tests.",
+        "agent:coding-assistant",
+    ),
 }
 
 
@@ -52,7 +59,10 @@ def main(names: list[str]) -> int:
                 "by": "tests/bench/record_local.py",
             }
             with record(path, meta=meta):
-                result = run(prompt, model=MODEL, stream=stream, spec=NamedGraph(graph))
+                if graph.startswith("agent:"):
+                    result = run_agent(graph.removeprefix("agent:"), prompt, model=MODEL, stream=stream)
+                else:
+                    result = run(prompt, model=MODEL, stream=stream, spec=NamedGraph(graph))
             cassette = Cassette.load(path)
             cassette.meta["result"] = result.to_json()  # what the live run produced, for the replay tests
             cassette.save()

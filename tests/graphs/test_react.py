@@ -201,3 +201,22 @@ def test_unknown_tool_named_like_an_operation_gets_a_suggestion_and_a_forced_ret
     assert "'differentiate' is something symbolic can do: call symbolic instead." in first.text
     assert [r.tool_choice for r in fake.requests] == ["required", "required", None]
     assert summary.answer == "2*x"
+
+
+def test_an_empty_reply_is_asked_for_once_more():
+    model, fake = scripted(turn(tool=("calculator", {"expression": "17*23"})), turn(""), turn("It is 391."))
+    state, summary = invoke(model, [calculator])
+    assert summary.answer == "It is 391." and summary.stopped is None
+    nudge = fake.requests[2].messages[-1]
+    assert nudge["role"] == "user" and "Your reply was empty" in nudge["content"]
+    assert not any("Your reply was empty" in str(m.content) for m in state["messages"]), "not kept"
+    assert state["steps"] == 3
+
+
+def test_two_empty_replies_end_the_run_with_a_clear_message():
+    from graphs.react import EMPTY_ANSWER_MARK
+
+    model, _ = scripted(turn(tool=("calculator", {"expression": "17*23"})), turn(""), turn("  "))
+    _, summary = invoke(model, [calculator])
+    assert summary.stopped == EMPTY_ANSWER_MARK
+    assert "empty answer twice" in summary.answer

@@ -23,7 +23,7 @@ def scripted(*turns):
 
 
 def solve(model, prompt=QUESTION, **kwargs):
-    graph = build_worked(model, calculator, **kwargs)
+    graph = build_worked(model, [calculator], **kwargs)
     state = graph.invoke({"messages": [HumanMessage(content=prompt)], "steps": 0})
     return state, summarize(state["messages"][1:])
 
@@ -95,7 +95,7 @@ def test_signs_that_are_not_arithmetic_are_continued_up_to_a_cap():
 
 def test_a_second_request_on_the_thread_sees_the_first_answer_not_its_scaffolding():
     model, fake = scripted(turn("2 + 2 ", stop="="), turn("."), turn("Still 4."))
-    graph = build_worked(model, calculator)
+    graph = build_worked(model, [calculator])
     state = graph.invoke({"messages": [HumanMessage(content="2+2?")], "steps": 0})
     state = graph.invoke({"messages": [*state["messages"], HumanMessage(content="Sure?")], "steps": 0})
     assert summarize(state["messages"][1:]).answer == "Still 4."
@@ -108,24 +108,95 @@ def test_only_chatqwen_can_continue_a_prefill():
     from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
     with pytest.raises(ConfigError, match="ChatQwen"):
-        build_worked(FakeListChatModel(responses=["x"]), calculator)  # type: ignore[arg-type]
+        build_worked(FakeListChatModel(responses=["x"]), [calculator])  # type: ignore[arg-type]
     model, _ = scripted()
     with pytest.raises(ConfigError, match="max_steps"):
-        build_worked(model, calculator, max_steps=0)
+        build_worked(model, [calculator], max_steps=0)
     with pytest.raises(ConfigError, match="max_continuations"):
-        build_worked(model, calculator, max_continuations=0)
+        build_worked(model, [calculator], max_continuations=0)
 
 
-def test_any_one_argument_expression_tool_can_check_the_numbers():
+def test_any_tool_named_calculator_can_check_the_numbers():
     seen: list[str] = []
 
-    @tool
+    @tool("calculator")
     def rounding_calculator(expression: str) -> str:
         """Evaluate and round."""
         seen.append(expression)
         return "42"
 
     model, _ = scripted(turn("6 * 7 ", stop="="), turn("!"))
-    state = build_worked(model, rounding_calculator).invoke({"messages": [HumanMessage("6*7")], "steps": 0})
+    state = build_worked(model, [rounding_calculator]).invoke({"messages": [HumanMessage("6*7")], "steps": 0})
     assert seen == ["6 * 7"]
     assert summarize(state["messages"][1:]).answer == "6 * 7 = 42!"
+
+
+# --- code: each closed ```python block runs and its output follows ---------------------------------
+
+
+def fake_run_python(outputs: list[str], seen: list[str]):
+    @tool("run_python")
+    def run_python(code: str) -> str:
+        """Run Python."""
+        seen.append(code)
+        return outputs.pop(0)
+
+    return run_python
+
+
+def test_a_failing_block_shows_its_traceback_and_the_fixed_block_runs_again():
+    seen: list[str] = []
+    runner = fake_run_python(
+        ["Traceback (most recent call last):\nAssertionError", "(no output; print() what you want to see)"],
+        seen,
+    )
+    model, fake = scripted(
+        turn("Code:\n", stop="\n```"),  # an opening fence: nothing to run, the model goes on
+        turn("python\ndef f():\n    return 1\nassert f() == 2", stop="\n```"),
+        turn("\nThe assert was wrong.\n", stop="\n```"),
+        turn("python\ndef f():\n    return 1\nassert f() == 1", stop="\n```"),
+        turn("\nFinal:\n", stop="\n```"),
+        turn("python\ndef f():\n    return 1\nassert f() == 1", stop="\n```"),  # shown again: not rerun
+        turn("\nDone."),
+    )
+    state = build_worked(model, [runner]).invoke({"messages": [HumanMessage("f")], "steps": 0})
+    assert seen == ["def f():\n    return 1\nassert f() == 2", "def f():\n    return 1\nassert f() == 1"]
+    answer = summarize(state["messages"][1:]).answer
+    assert "```output\nTraceback (most recent call last):\nAssertionError\n```" in answer
+    assert "```output\n(ran without errors; no output)\n```" in answer
+    assert answer.endswith("assert f() == 1\n```\nDone.")
+    assert fake.requests[0].sampling.get("temperature") != 0.0, "code is sampled: greedy repeats itself"
+    system = fake.requests[0].messages[0]["content"]
+    assert "Each ```python block you write is run" in system
+    assert [r.sampling["stop"] for r in fake.requests][0] == ["\n```"]
+
+
+def test_blocks_in_other_languages_are_not_run():
+    from graphs.worked_checks import CodeCheck
+
+    check = CodeCheck(fake_run_python([], []))
+    assert check.arguments("Run:\n```bash\nls") is None
+    assert check.arguments("Output:\n```output\n1") is None
+    assert check.arguments("Text, then a fence opens") is None
+    assert check.arguments("```python\n   ") is None
+    assert check.arguments("```py\nprint(2)") == {"code": "print(2)"}
+
+
+def test_without_a_tool_it_can_use_the_graph_refuses():
+    model, _ = scripted()
+
+    @tool
+    def search(query: str) -> str:
+        """Search."""
+        return query
+
+    with pytest.raises(ConfigError, match="needs the calculator or the run_python tool"):
+        build_worked(model, [search])
+
+
+def test_an_agent_prompt_keeps_the_code_instructions():
+    model, fake = scripted(turn("ok"))
+    graph = build_worked(model, [fake_run_python([], [])], system_prompt="Be brief.")
+    graph.invoke({"messages": [HumanMessage("x")], "steps": 0})
+    system = fake.requests[0].messages[0]["content"]
+    assert system.startswith("Be brief.\n\nEach ```python block you write is run")
