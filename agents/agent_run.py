@@ -82,7 +82,8 @@ def plan_for_spec(
         model=(decision.model_hint if decision and decision.model_hint else None) or spec.model,
         agent=spec.name,
         reason=decision.reason if decision else None,
-        graph=spec.graph,
+        # hints need the agent's own prompt, which the worked-solution graph replaces with its own
+        graph="react" if spec.graph == "auto" and spec.variables.get("mode") == "hint" else spec.graph,
         language=spec.variables.get("language"),
     )
 

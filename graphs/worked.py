@@ -93,7 +93,9 @@ def build_worked(
     by_tool = {c.tool.name: c for c in checks}
     signs = list(dict.fromkeys(s for c in checks for s in c.signs))
     code = "run_python" in by_tool
-    text = system_prompt or prompts.render("worked", code=code, arithmetic="calculator" in by_tool)
+    text = system_prompt or prompts.render(
+        "worked", code=code, arithmetic="calculator" in by_tool, algebra="symbolic" in by_tool
+    )
     if system_prompt and code:
         text += "\n\n" + prompts.render("worked_code_note")
     system = SystemMessage(content=text)
@@ -108,6 +110,7 @@ def build_worked(
                 draft, steps, f"Stopped after {max_steps} steps (raise --max-steps to allow more)."
             )
         history = [system, *request_history(state["messages"])]
+        request = history[-1].text if isinstance(history[-1], HumanMessage) else ""
         for _ in range(max_continuations):
             reply = writer.invoke(history, config, prefill=draft, stop=signs, include_stop=True)
             assert isinstance(reply, AIMessage)
@@ -115,7 +118,7 @@ def build_worked(
             draft += reply.text  # the sign included: it is shown as it streams
             if sign not in signs or not draft.endswith(sign):  # the model finished its solution
                 return {"messages": [_with_text(reply, draft)], "steps": steps + 1, "draft": ""}
-            found = _call_for(checks, draft[: -len(sign)], sign)
+            found = _call_for(checks, draft[: -len(sign)], sign, request)
             if found is not None:
                 name, args = found
                 call = {"name": name, "args": args, "id": f"fill-{steps + 1}"}
@@ -130,7 +133,7 @@ def build_worked(
         call = last.tool_calls[0]
         check = by_tool[call["name"]]
         output, status = invoke_with_timeout(check.tool, call["args"], tool_timeout, config)
-        written = check.written(output, status == "success")
+        written = check.written(call["args"], output, status == "success")
         result = ToolMessage(
             content=output,
             tool_call_id=call["id"] or "",
@@ -149,11 +152,13 @@ def build_worked(
     return graph.compile(checkpointer=checkpointer)
 
 
-def _call_for(checks: Sequence[Check], text: str, sign: str) -> tuple[str, dict[str, Any]] | None:
+def _call_for(
+    checks: Sequence[Check], text: str, sign: str, request: str
+) -> tuple[str, dict[str, Any]] | None:
     """The first check that acts on ``text`` ended by ``sign``: its tool's name and arguments."""
     for check in checks:
         if sign in check.signs:
-            args = check.arguments(text)
+            args = check.arguments(text if sign != "\n" else text + sign, request)
             if args is not None:
                 return check.tool.name, args
     return None

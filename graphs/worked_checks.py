@@ -2,7 +2,7 @@
 
 A :class:`Check` names the stop strings it handles, turns the text written up to one of them into
 the arguments of a tool call (or declines), and says what to write after the stop string once the
-tool has answered. Two implementations:
+tool has answered. Three implementations:
 
 - :class:`ArithmeticCheck` (the ``calculator``): at ``=``, ``≈`` or ``\\approx`` after plain
   arithmetic, the value is written after the sign (:mod:`graphs.worked_text`);
@@ -11,7 +11,11 @@ tool has answered. Two implementations:
   model reads them and fixes its code. Measured on Qwen2.5-Coder-1.5B: it writes a function and its
   asserts in one block but never runs them, and a failed assert it wrote itself went unnoticed. A
   block that repeats one already written (the model showing its final code) is not run again:
-  otherwise the 1.5B repeated it until the step limit.
+  otherwise the 1.5B repeated it until the step limit;
+- :class:`SymbolicCheck` (``symbolic``): the first ``f'(x) =`` gets the derivative of the ``f``
+  defined in the request or the text, and a finished line holding a polynomial equation of degree
+  2 or more gets its solutions on the next line. Measured on the 1.5B: it differentiated right in
+  its head, then "factored" 3x^2 + 4x - 5 into wrong roots; given the solutions, it used them.
 """
 
 from __future__ import annotations
@@ -24,11 +28,14 @@ from typing import Any, Protocol
 from langchain_core.tools import BaseTool
 
 from graphs.errors import ConfigError
-from graphs.worked_text import SIGNS, expression_before, value_text
+from graphs.worked_text import SIGNS, expression_before, to_calculator, value_text
 
 FENCE = "\n```"
 _PYTHON_OPENER = re.compile(r"```(?:python|py|python3)[ \t]*\n")
 _BLOCK = re.compile(r"```(?:python|py|python3)[ \t]*\n(.*?)\n```", re.DOTALL)
+_DERIVATIVE = re.compile(r"\b([a-zA-Z])('+)\(([a-z])\)\s*$")
+_EQUATION_CHARS = re.compile(r"[0-9a-zA-Z\s+\-*/^().=]+")
+_SOLVED = "Solved with the symbolic tool:"
 _NO_OUTPUT = "(no output; print() what you want to see)"
 
 
@@ -45,13 +52,14 @@ class Check(Protocol):
         """Stop strings after which this check may act."""
         ...
 
-    def arguments(self, text: str) -> dict[str, Any] | None:
-        """The tool's arguments for ``text`` (written up to, not including, the sign); ``None``: nothing
-        to check here, the model goes on."""
+    def arguments(self, text: str, request: str) -> dict[str, Any] | None:
+        """The tool's arguments for ``text`` (written up to, not including, the sign; ``request`` is
+        the user's); ``None``: nothing to check here, the model goes on."""
         ...
 
-    def written(self, result: str, ok: bool) -> str:
-        """What to write after the sign, from the tool's result (``ok``: it succeeded)."""
+    def written(self, args: dict[str, Any], result: str, ok: bool) -> str:
+        """What to write after the sign, from the call's ``args`` and the tool's result (``ok``: it
+        succeeded)."""
         ...
 
 
@@ -62,12 +70,12 @@ class ArithmeticCheck:
     tool: BaseTool
     signs: tuple[str, ...] = SIGNS
 
-    def arguments(self, text: str) -> dict[str, Any] | None:
+    def arguments(self, text: str, request: str) -> dict[str, Any] | None:
         """``{"expression": ...}`` for arithmetic just before the sign."""
         expression = expression_before(text)
         return None if expression is None else {"expression": expression}
 
-    def written(self, result: str, ok: bool) -> str:
+    def written(self, args: dict[str, Any], result: str, ok: bool) -> str:
         """The number (an error writes nothing: the model finishes the sign itself)."""
         return f" {value_text(result)}" if ok else ""
 
@@ -79,7 +87,7 @@ class CodeCheck:
     tool: BaseTool
     signs: tuple[str, ...] = (FENCE,)
 
-    def arguments(self, text: str) -> dict[str, Any] | None:
+    def arguments(self, text: str, request: str) -> dict[str, Any] | None:
         """``{"code": ...}`` when the fence closes a Python block (not when it opens one)."""
         if text.count("```") % 2 == 0:  # an even count before the fence: this one opens a block
             return None
@@ -92,17 +100,68 @@ class CodeCheck:
             return None
         return {"code": code}
 
-    def written(self, result: str, ok: bool) -> str:
+    def written(self, args: dict[str, Any], result: str, ok: bool) -> str:
         """The output as an ```output block (errors too: the model must read them)."""
         text = "(ran without errors; no output)" if result.strip() == _NO_OUTPUT else result.strip()
         return f"\n```output\n{text}\n```\n"
 
 
+@dataclass(frozen=True)
+class SymbolicCheck:
+    """Derivatives after ``f'(x) =`` and the solutions of polynomial equations, from ``symbolic``."""
+
+    tool: BaseTool
+    signs: tuple[str, ...] = ("=", "\n")
+
+    def arguments(self, text: str, request: str) -> dict[str, Any] | None:
+        """``differentiate`` at the first ``f'(x) =``; ``solve`` after a line with an equation."""
+        if text.endswith("\n"):
+            return self._equation(text)
+        line = text.rsplit("\n", 1)[-1]
+        found = _DERIVATIVE.search(line)
+        before = text[: len(text) - len(line) + found.start()] if found else ""
+        if found is None or re.search(re.escape(found.group(0).strip()) + r"\s*=", before):
+            return None  # not f'(x) =, or not the first one (later ones are the model's own use)
+        name, primes, variable = found.group(1), found.group(2), found.group(3)
+        body = _definition(name, variable, f"{request}\n{text}")
+        if body is None:
+            return None
+        args: dict[str, Any] = {"operation": "differentiate", "expression": body, "variable": variable}
+        if len(primes) > 1:
+            args["order"] = len(primes)
+        return args
+
+    @staticmethod
+    def _equation(text: str) -> dict[str, Any] | None:
+        line = to_calculator(text.rstrip("\n").rsplit("\n", 1)[-1]).strip(" .")
+        if line.count("=") != 1 or _SOLVED in line:
+            return None
+        letters = set(re.findall(r"[a-zA-Z]+", line))
+        if len(letters) != 1 or len(next(iter(letters))) != 1 or not _EQUATION_CHARS.fullmatch(line):
+            return None
+        variable = next(iter(letters))
+        left = line.split("=")[0].strip()
+        if left == variable or not re.search(rf"{variable}\s*(?:\^|\*\*)\s*\(?\s*[2-9]", line):
+            return None  # a result (x = 5), or below degree 2 (small models solve those right)
+        if f"{_SOLVED} {line}" in text:
+            return None
+        return {"operation": "solve", "expression": line, "variable": variable}
+
+    def written(self, args: dict[str, Any], result: str, ok: bool) -> str:
+        """The derivative after the sign; the solutions as a line of their own."""
+        if not ok:
+            return ""
+        if args.get("operation") != "solve":
+            return f" {result.strip()}"
+        solutions = " or ".join(r.strip() for r in result.strip().splitlines() if r.strip())
+        return f"{_SOLVED} {args['expression']}: {solutions}\n"
+
+
 def checks_for(tools: Sequence[BaseTool]) -> list[Check]:
-    """The checks the given tools make possible: ``calculator`` and ``run_python`` are used.
+    """The checks the given tools make possible: ``calculator``, ``run_python`` and ``symbolic``.
 
     Raises:
-        ConfigError: neither tool is among ``tools``.
+        ConfigError: none of them is among ``tools``.
     """
     checks: list[Check] = []
     for tool in tools:
@@ -110,6 +169,18 @@ def checks_for(tools: Sequence[BaseTool]) -> list[Check]:
             checks.append(ArithmeticCheck(tool))
         elif tool.name == "run_python":
             checks.append(CodeCheck(tool))
+        elif tool.name == "symbolic":
+            checks.append(SymbolicCheck(tool))
     if not checks:
-        raise ConfigError("the worked-solution graph needs the calculator or the run_python tool")
+        raise ConfigError("the worked-solution graph needs the calculator, run_python or symbolic tool")
     return checks
+
+
+def _definition(name: str, variable: str, text: str) -> str | None:
+    """The right side of the first ``name(variable) = ...`` in ``text``, up to the first word."""
+    found = re.search(rf"\b{name}\({variable}\)\s*=\s*([^\n]+)", text)
+    if found is None:
+        return None
+    body = re.split(r"\s[a-zA-Z]{2,}\b|[,;?]|\.\s", found.group(1))[0]
+    body = to_calculator(body).strip(" .")
+    return body or None

@@ -63,12 +63,24 @@ def test_bad_graph_flags_are_one_line_errors(args: list[str], message: str) -> N
     assert message in result.stderr and "Traceback" not in result.stderr
 
 
-def test_the_worked_graph_needs_the_calculator() -> None:
-    result = cli(
-        "run", "hi", "--graph", "worked", "--tools", "symbolic", "--model", "local:qwen2.5-coder-1.5b"
-    )
-    assert result.exit_code == 2
-    assert "needs the calculator or the run_python tool" in result.stderr
+def test_the_worked_graph_needs_a_tool_it_can_use() -> None:
+    from agents.runner import run
+    from graphs.errors import ConfigError
+
+    @tool
+    def lookup(query: str) -> str:
+        """Look up."""
+        return query
+
+    with pytest.raises(ConfigError, match="needs the calculator, run_python or symbolic tool"):
+        run("hi", model="local:qwen2.5-coder-1.5b", tools=[lookup], spec=NamedGraph("worked"), trace=False)
+
+
+def test_the_math_tutor_gives_hints_on_react_and_answers_on_the_worked_graph() -> None:
+    from agents.agent_run import plan_run
+
+    assert plan_run("x^2 = 4", agent="math-tutor", has_index=False).graph == "auto"
+    assert plan_run("x^2 = 4", agent="math-tutor", mode="hint", has_index=False).graph == "react"
 
 
 def test_the_automatic_choice() -> None:

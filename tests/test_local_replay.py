@@ -27,7 +27,8 @@ TOOL_RESULTS = {
     "shirt_discount": {"36"},
     "revenue_2025": {"4022714.375", "4.022714375"},
     "demo_worked": {"4.022714375"},
-    "coding_palindrome": {"(no"},  # the last run of the tests printed nothing: they passed
+    "coding_palindrome": {"(no"},
+    "math_tutor_critical": {"3*x^2"},  # the last run of the tests printed nothing: they passed
 }
 
 
@@ -38,7 +39,7 @@ def test_there_are_recordings_streamed_and_not() -> None:
 
 
 @pytest.mark.parametrize(
-    "path", [p for p in CASSETTES if not p.stem.startswith("coding_")], ids=lambda p: p.stem
+    "path", [p for p in CASSETTES if not p.stem.startswith(("coding_", "math_tutor_"))], ids=lambda p: p.stem
 )
 def test_replayed_run_matches_the_live_run(
     path: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
@@ -128,3 +129,26 @@ def test_the_coding_assistant_returns_code_whose_tests_ran(
     assert "def is_palindrome" in result.answer and "(ran without errors; no output)" in result.answer
     if stream:  # this recording failed first, read the traceback, fixed the tests and ran them again
         assert "AssertionError" in result.tool_calls[0].result and len(result.tool_calls) == 2
+
+
+@pytest.mark.parametrize("stream", [True, False])
+def test_the_math_tutor_gives_the_derivative_and_critical_points_from_the_symbolic_tool(
+    stream: bool, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """issue 6's math-tutor request on the local model: the tool fills in the derivative and roots."""
+    monkeypatch.setenv("QWENGRAPH_HOME", str(tmp_path))
+    path = next(p for p in CASSETTES if p.stem == f"math_tutor_critical_{'stream' if stream else 'nostream'}")
+    meta = json.loads(path.read_text())["meta"]
+    with replay(path):
+        result = run_agent("math-tutor", meta["prompt"], model=meta["model"], stream=stream)
+    assert result.to_json() == meta["result"]
+    derivative, roots = result.tool_calls
+    assert (derivative.name, derivative.args["operation"], derivative.result) == (
+        "symbolic",
+        "differentiate",
+        "3*x^2 + 4*x - 5",
+    )
+    assert roots.args == {"operation": "solve", "expression": "3*x^2 + 4*x - 5 = 0", "variable": "x"}
+    assert "x = -sqrt(19)/3 - 2/3" in roots.result and "x = -2/3 + sqrt(19)/3" in roots.result
+    assert "f'(x) = 3*x^2 + 4*x - 5" in result.answer
+    assert "x = -sqrt(19)/3 - 2/3 ≈ -2.11963 or x = -2/3 + sqrt(19)/3 ≈ 0.7863" in result.answer

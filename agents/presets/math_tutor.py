@@ -1,5 +1,9 @@
 """The math tutor: Qwen3 thinks out the plan, exact tools do every computation, the answer is
-checked with a tool before it is given; ``mode="hint"`` gives hints instead of the answer."""
+checked with a tool before it is given; ``mode="hint"`` gives hints instead of the answer.
+
+Its graph is chosen per run: ReAct on servers; on a local model (answer mode), the worked-solution
+graph, where the calculator and the symbolic tool fill in values, derivatives and solutions as the
+model writes (:mod:`graphs.worked_checks`)."""
 
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ def math_tutor(*, mode: str = "answer", language: str | None = None) -> AgentSpe
         prompt="math_tutor",
         variables={"mode": mode, "language": language},
         choices={"mode": MODES},
+        graph="auto",
         think=True,
         max_steps=10,
     )

@@ -33,6 +33,10 @@ RUNS = {  # name: (prompt, graph or "agent:NAME")
     ),
     "demo_worked": (DEMO, "worked"),  # the README's main job, on the default graph for local models
     # an agent: its graph is chosen per run ("auto": the worked graph here), its code really runs
+    "math_tutor_critical": (
+        "Find the derivative of f(x) = x^3 + 2x^2 - 5x + 3 and its critical points",
+        "agent:math-tutor",
+    ),
     "coding_palindrome": (
         "Write a Python function is_palindrome(s) that ignores case and non-letters, with tests.",
         "agent:coding-assistant",
