@@ -92,17 +92,27 @@ def test_a_replayed_run_is_traced(monkeypatch, tmp_path) -> None:
     assert "17*23" not in json.dumps(trace.to_json()), "content is hashed unless opted in"
 
 
+def replay_agent_run(stem: str, agent: str | None, stream: bool, monkeypatch, tmp_path):
+    """Replay recording ``<stem>_stream|nostream`` through ``agent`` (``None``: a plain run) in a fresh
+    home with no model installed; check it reproduces the live run and return (result, meta)."""
+    monkeypatch.setenv("QWENGRAPH_HOME", str(tmp_path))
+    path = next(p for p in CASSETTES if p.stem == f"{stem}_{'stream' if stream else 'nostream'}")
+    meta = json.loads(path.read_text())["meta"]
+    with replay(path):
+        if agent is None:  # no spec: the default graph for the model
+            result = run(meta["prompt"], model=meta["model"], stream=stream)
+        else:
+            result = run_agent(agent, meta["prompt"], model=meta["model"], stream=stream)
+    assert result.to_json() == meta["result"], "the replay reproduces the live run (tool outputs too)"
+    return result, meta
+
+
 @pytest.mark.parametrize("stream", [True, False])
 def test_the_readme_demo_answers_both_questions_from_checked_numbers(
     stream: bool, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """The main job's question on the default graph for local models (the worked solution)."""
-    monkeypatch.setenv("QWENGRAPH_HOME", str(tmp_path))
-    path = next(p for p in CASSETTES if p.stem == f"demo_worked_{'stream' if stream else 'nostream'}")
-    meta = json.loads(path.read_text())["meta"]
-    with replay(path):
-        result = run(meta["prompt"], model=meta["model"], stream=stream)  # no spec: the default graph
-    assert result.to_json() == meta["result"]
+    result, _ = replay_agent_run("demo_worked", None, stream, monkeypatch, tmp_path)
     results = {c.args["expression"]: c.result for c in result.tool_calls}
     assert results["3.4980125 * (1 + 0.15)"].startswith("4.022714375")  # revenue in 2025, in $M
     assert results["(2.5)^(1/5) - 1"].startswith("≈ 0.2011")  # the growth rate needed
@@ -116,12 +126,7 @@ def test_the_coding_assistant_returns_code_whose_tests_ran(
     stream: bool, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """The coding assistant on the local model: every ```python block really runs in the sandbox."""
-    monkeypatch.setenv("QWENGRAPH_HOME", str(tmp_path))
-    path = next(p for p in CASSETTES if p.stem == f"coding_palindrome_{'stream' if stream else 'nostream'}")
-    meta = json.loads(path.read_text())["meta"]
-    with replay(path):
-        result = run_agent("coding-assistant", meta["prompt"], model=meta["model"], stream=stream)
-    assert result.to_json() == meta["result"], "the sandbox gave the recorded outputs again"
+    result, _ = replay_agent_run("coding_palindrome", "coding-assistant", stream, monkeypatch, tmp_path)
     assert all(c.name == "run_python" for c in result.tool_calls)
     last = result.tool_calls[-1]
     assert last.result.startswith("(no output"), "the final run of the tests raised nothing"
@@ -136,12 +141,7 @@ def test_the_math_tutor_gives_the_derivative_and_critical_points_from_the_symbol
     stream: bool, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """issue 6's math-tutor request on the local model: the tool fills in the derivative and roots."""
-    monkeypatch.setenv("QWENGRAPH_HOME", str(tmp_path))
-    path = next(p for p in CASSETTES if p.stem == f"math_tutor_critical_{'stream' if stream else 'nostream'}")
-    meta = json.loads(path.read_text())["meta"]
-    with replay(path):
-        result = run_agent("math-tutor", meta["prompt"], model=meta["model"], stream=stream)
-    assert result.to_json() == meta["result"]
+    result, _ = replay_agent_run("math_tutor_critical", "math-tutor", stream, monkeypatch, tmp_path)
     derivative, roots = result.tool_calls
     assert (derivative.name, derivative.args["operation"], derivative.result) == (
         "symbolic",
