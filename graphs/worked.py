@@ -9,8 +9,9 @@ Small local models (Qwen2.5-Coder-1.5B measured) write a good worked solution an
 wrong: the arithmetic they do in their head, the tests they write but never run. In a ReAct loop they
 make one tool call and answer the rest from memory. Here the model writes prose and generation stops
 at the strings the :mod:`graphs.worked_checks` know: ``=``, ``≈``, ``\\approx`` after arithmetic
-(the calculator's value is written after the sign) and the fence that closes a ```python block (it
-runs in the sandbox and its real output follows). Then the model continues its own text from there
+(the calculator's value is written after the sign), the fence that closes a ```python block (it
+runs in the sandbox and its real output follows), ``f'(x) =`` and a finished line with a polynomial
+equation (the symbolic tool's derivative and solutions). Then the model continues its own text from there
 (a *prefill*), so every later step builds on real results. Other signs (``r =``, an opening fence)
 are kept and the model continues at once.
 
@@ -58,7 +59,7 @@ def build_worked(
     *,
     system_prompt: str | None = None,
     max_steps: int = 30,
-    max_continuations: int = 40,
+    max_continuations: int | None = None,
     temperature: float | None = 0.0,
     tool_timeout: float = 30.0,
     checkpointer: Checkpointer = None,
@@ -67,11 +68,12 @@ def build_worked(
 
     Args:
         model: a :class:`ChatQwen` whose transport continues prefills (``local:``, or vLLM).
-        tools: the tools that fill in results: ``calculator`` and/or ``run_python`` (others are
-            not used; see :func:`graphs.worked_checks.checks_for`).
+        tools: the tools that fill in results: ``calculator``, ``run_python``, ``symbolic``
+            (others are not used; see :func:`graphs.worked_checks.checks_for`).
         system_prompt: replaces ``prompts/worked.md``; the checks' own instructions are added.
         max_steps: turns allowed per run (each calculation ends one, the answer ends the last).
-        max_continuations: model calls allowed within one turn (one per sign that was not arithmetic).
+        max_continuations: model calls allowed within one turn (one per stop with nothing to fill
+            in); ``None``: 40, or 120 when line ends are stops (the symbolic tool's equations).
         temperature: sampling temperature of the writing (``None``: the model's default). Greedy
             with the calculator alone (at Qwen's non-thinking 0.7 the 1.5B misjudged which of two
             checked numbers was larger); the model's default when code is written (greedy, the
@@ -87,11 +89,13 @@ def build_worked(
         raise ConfigError(
             "the worked-solution graph needs a ChatQwen model (it continues a prefilled answer)"
         )
-    if max_steps < 1 or max_continuations < 1:
-        raise ConfigError("max_steps and max_continuations must be at least 1")
     checks = checks_for(tools)
     by_tool = {c.tool.name: c for c in checks}
     signs = list(dict.fromkeys(s for c in checks for s in c.signs))
+    if max_continuations is None:
+        max_continuations = 120 if "\n" in signs else 40
+    if max_steps < 1 or max_continuations < 1:
+        raise ConfigError("max_steps and max_continuations must be at least 1")
     code = "run_python" in by_tool
     text = system_prompt or prompts.render(
         "worked", code=code, arithmetic="calculator" in by_tool, algebra="symbolic" in by_tool
@@ -121,7 +125,7 @@ def build_worked(
             found = _call_for(checks, draft[: -len(sign)], sign, request)
             if found is not None:
                 name, args = found
-                call = {"name": name, "args": args, "id": f"fill-{steps + 1}"}
+                call = {"name": name, "args": args, "id": f"fill-{len(state['messages'])}"}
                 ask = reply.model_copy(update={"content": "", "tool_calls": [call]})
                 return {"messages": [ask], "steps": steps + 1, "draft": draft}
         return _stopped(draft, steps + 1, f"Stopped after {max_continuations} model calls in one step.")
