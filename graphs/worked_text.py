@@ -4,10 +4,9 @@ When the model's text reaches ``=`` or ``≈``, :func:`expression_before` looks 
 before the sign on the current line and returns it as a calculator expression when it is plain
 arithmetic: numbers, operators, parentheses and calculator functions, no variables. LaTeX and
 typographic forms small models write are turned into calculator syntax first (``\\times``,
-``\\frac{a}{b}``, ``x^{1/5}``, ``\\sqrt{x}``, the multiplication and division signs,
-``\\text{ million}``); a unit word
-right after a number (``2 million``, ``$2M``) is dropped, since the text goes on in the same
-unit. When the part before the sign is not arithmetic but repeats the left side of an equation a
+``\\ln``, ``\\frac{a}{b}``, ``x^{1/5}``, ``\\sqrt{x}``, the multiplication and division signs,
+``\\text{ million}``); a unit word right after a number (``2 million``, ``$2M``) is dropped, since
+the text goes on in the same unit. When the part before the sign is not arithmetic but repeats the left side of an equation a
 few lines up (``r = 2.5^(1/5) - 1`` then ``r ≈``), that equation's right side is the expression.
 :func:`value_text` turns the calculator's answer into the number written after the sign.
 
@@ -33,6 +32,7 @@ SIGNS = ("=", "≈", "\\approx")
 """Where the model's text is stopped and checked."""
 
 _SPLIT = re.compile(r"\\approx|≈|=|:|\\\(|\\\[|\$\$")
+_LATEX_FUNCTIONS = re.compile(r"\\(ln|log|exp|sin|cos|tan|pi)\b")  # \ln(2) -> ln(2)
 _LATEX_WORDS = re.compile(r"\\(?:text|mathrm|textbf|textit|operatorname)\{[^{}]*\}")
 _FRAC = re.compile(r"\\[dt]?frac\{([^{}]*)\}\{([^{}]*)\}")
 _ROOT_N = re.compile(r"\\sqrt\[([^\]]*)\]\{([^{}]*)\}")
@@ -66,7 +66,7 @@ _REPLACEMENTS = (
 
 def to_calculator(text: str) -> str:
     """``text`` (LaTeX, typographic signs, units after numbers) in the calculator's syntax."""
-    out = _LATEX_WORDS.sub(" ", text)
+    out = _LATEX_FUNCTIONS.sub(r"\1", _LATEX_WORDS.sub(" ", text))
     for old, new in _REPLACEMENTS:
         out = out.replace(old, new)
     for _ in range(4):  # nested \frac and ^{...}: innermost first

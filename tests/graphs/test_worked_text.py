@@ -22,6 +22,7 @@ from tools.calculator import calculate
         ("total = 3 \\cdot 7.50 \\div 3 ", "3 * 7.50 / 3"),
         ("interest = 1000 \\times 5\\% ", "1000 * 5%"),
         ("after 10 years: 1000 * 1.05^10 ", "1000 * 1.05^10"),
+        ("\\[ \\frac{\\ln\\left(\\frac{5}{2}\\right)}{5} ", "((ln(((5)/(2))))/(5))"),
     ],
 )
 def test_the_arithmetic_before_the_sign_is_found(text: str, expected: str) -> None:
