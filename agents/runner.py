@@ -136,7 +136,7 @@ def run(
     saver = checkpointer if checkpointer is not None else (InMemorySaver() if approve else None)
     offered = list(tools) if tools is not None else default_tools()
     automatic = spec is None or spec.graph == AUTO_GRAPH
-    spec = choose_graph(spec, llm.model, offered)
+    spec = choose_graph(spec, llm.model, [] if approve else offered)  # approvals need ReAct's turns
     if automatic and spec.graph == "worked":
         system_prompt = None  # an agent's prompt asks for tool calls; the worked graph has its own
     graph = build_graph(

@@ -114,11 +114,11 @@ def build_graph(
     The ``worked`` graph (:mod:`graphs.worked`) uses the tools named ``calculator`` and
     ``run_python`` and needs a
     :class:`~graphs.models.chat.ChatQwen` that continues prefills; it ignores ``think``,
-    ``force_tool``, ``approve`` and ``context_tokens``.
+    ``force_tool`` and ``context_tokens``, and refuses ``approve``.
 
     Raises:
         ConfigError: the graph name is unknown, or its module is not installed, or the worked graph
-            has neither the calculator nor run_python.
+            has no tool it can use or is asked for approvals.
     """
     name = spec.graph
     load_graph(name)
@@ -162,6 +162,10 @@ def build_graph(
 
         if not isinstance(model, ChatQwen):
             raise ConfigError("the worked-solution graph needs a ChatQwen model (it continues a prefill)")
+        if approve:  # it runs tools mid-sentence: there is no turn at which to ask
+            raise ConfigError(
+                "the worked-solution graph cannot wait for tool approvals: use the react graph with --approve"
+            )
         return build_worked(
             model,
             tools,

@@ -6,8 +6,9 @@ arithmetic: numbers, operators, parentheses and calculator functions, no variabl
 typographic forms small models write are turned into calculator syntax first (``\\times``,
 ``\\ln``, ``\\frac{a}{b}``, ``x^{1/5}``, ``\\sqrt{x}``, the multiplication and division signs,
 ``\\text{ million}``); a unit word right after a number (``2 million``, ``$2M``) is dropped, since
-the text goes on in the same unit. When the part before the sign is not arithmetic but repeats the left side of an equation a
-few lines up (``r = 2.5^(1/5) - 1`` then ``r ≈``), that equation's right side is the expression.
+the text goes on in the same unit. When the part before the sign is not arithmetic but repeats the
+left side of an equation a few lines up (``r = 2.5^(1/5) - 1`` then ``r ≈``), that equation's right
+side is the expression.
 :func:`value_text` turns the calculator's answer into the number written after the sign.
 
 Example:

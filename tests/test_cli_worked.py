@@ -95,3 +95,40 @@ def test_the_automatic_choice() -> None:
     assert choose_graph(None, server, [calculator]).graph == "react", "servers run Qwen3, which plans"
     assert choose_graph(None, local, [calculator, other]).graph == "react", "other tools need ReAct"
     assert choose_graph(NamedGraph("react"), local, [calculator]).graph == "react", "an explicit choice wins"
+
+
+def test_approvals_keep_a_run_on_react_and_the_worked_graph_refuses_them() -> None:
+    from agents.runner import run
+    from graphs.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="cannot wait for tool approvals"):
+        run(
+            "hi",
+            model="local:qwen2.5-coder-1.5b",
+            spec=NamedGraph("worked"),
+            approve=["calculator"],
+            trace=False,
+        )
+    result = cli(
+        "run", "hi", "--graph", "worked", "--approve", "calculator", "--model", "local:qwen2.5-coder-1.5b"
+    )
+    assert result.exit_code == 2 and "use the react graph with --approve" in result.stderr
+
+
+def test_with_approvals_the_automatic_choice_for_a_local_model_is_react() -> None:
+    from agents.runner import run
+    from graphs.models.chat import ChatQwen
+    from graphs.models.testing import ScriptedTransport, turn
+
+    fake = ScriptedTransport([turn(tool=("calculator", {"expression": "17*23"})), turn("391.")])
+    model = ChatQwen(model="local:qwen2.5-coder-1.5b", transport=fake)
+    asked: list[dict] = []
+    result = run(
+        "17*23?",
+        chat_model=model,
+        approve=["calculator"],
+        approver=lambda request: asked.append(request) or {"action": "approve"},
+        trace=False,
+    )
+    assert result.answer == "391." and [a["name"] for a in asked] == ["calculator"]
+    assert fake.requests[0].tool_choice == "required", "ReAct, with the local model's forced first call"
