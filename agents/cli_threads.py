@@ -21,8 +21,9 @@ from langgraph.store.base import BaseStore
 from rich.console import Console
 
 import prompts
+from agents.agent_run import make_model, plan_run, run_think
 from agents.cli_common import Display, TerminalApprover, clean_errors
-from agents.runner import run
+from agents.runner import run, thread_origin
 from agents.settings import resolve_model
 from agents.toolbox import open_tools, parse_approve, parse_tool_names
 from graphs.errors import ConfigError
@@ -148,28 +149,45 @@ def resume_command(
     model: ModelOpt = None,
     base_url: BaseUrlOpt = None,
     memory: MemoryOpt = None,
-    tool_names: ToolsOpt = "calculator",
+    tool_names: Annotated[
+        str | None,
+        typer.Option("--tools", help="Comma-separated tools (default: the agent's, else calculator)."),
+    ] = None,
     approve: ApproveOpt = "",
+    agent: Annotated[
+        str | None,
+        typer.Option("--agent", help="The agent the run was started with (default: as the thread records)."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object with the result.")] = False,
 ) -> None:
-    """Continue a run that was interrupted (killed, or waiting for approval) from its last step."""
+    """Continue a run that was interrupted (killed, or waiting for approval) from its last step.
+
+    The thread records the agent and graph its run was started with; the same agent is rebuilt, so
+    an agent's run resumes on its own graph, prompt and tools.
+    """
     console = Console(highlight=False)
-    approve_names = parse_approve(approve)
-    with (
-        clean_errors(),
-        open_checkpointer(memory_uri(memory)) as saver,
-        open_tools(parse_tool_names(tool_names), session_id=thread) as tools,
-    ):
-        result = run(
-            None,
-            chat_model=ChatQwen(model=resolve_model(model), base_url=base_url),
-            thread=thread,
-            checkpointer=saver,
-            tools=tools,
-            on_event=None if as_json else Display(console),
-            approve=approve_names,
-            approver=TerminalApprover(),
-        )
+    with clean_errors(), open_checkpointer(memory_uri(memory)) as saver:
+        approve_names = parse_approve(approve)
+        name = agent or thread_origin(saver, thread)[1]
+        tools = parse_tool_names(tool_names) if tool_names is not None else None
+        plan = plan_run("", agent=name, tools=tools)
+        with open_tools(plan.tools, session_id=thread) as opened:
+            result = run(
+                None,
+                chat_model=make_model(plan, model=model, base_url=base_url),
+                thread=thread,
+                checkpointer=saver,
+                tools=opened,
+                think=run_think(plan),
+                max_steps=plan.max_steps,
+                force_tool=plan.force_tool,
+                system_prompt=plan.system_prompt,
+                language=plan.language,
+                spec=plan,
+                on_event=None if as_json else Display(console),
+                approve=approve_names,
+                approver=TerminalApprover(),
+            )
     if as_json:
         sys.stdout.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
     else:

@@ -152,11 +152,15 @@ def run(
         system_prompt=system_prompt,
         context_tokens=LOCAL_CONTEXT_TOKENS if llm.model.startswith("local:") else SERVER_CONTEXT_TOKENS,
     )
-    config: RunnableConfig = {"configurable": {"thread_id": thread or f"run-{uuid.uuid4().hex[:12]}"}}
+    config: RunnableConfig = {
+        "configurable": {"thread_id": thread or f"run-{uuid.uuid4().hex[:12]}"},
+        "metadata": {GRAPH_KEY: spec.graph, AGENT_KEY: getattr(spec, "agent", None)},
+    }
     inputs: dict[str, Any] | Command[Any] | None
     if prompt is None:
         if saver is None or thread is None:
             raise ConfigError("resuming needs a thread and a checkpointer")
+        _check_same_graph(saver, thread, spec.graph)
         if not graph.get_state(config).next:
             raise ConfigError(f"thread {thread!r} has no unfinished run to resume")
         inputs = None
@@ -206,6 +210,28 @@ def choose_graph(spec: GraphSpec | None, model_uri: str, tools: Sequence[BaseToo
     if spec is not None and dataclasses.is_dataclass(spec) and not isinstance(spec, type):
         return cast(GraphSpec, dataclasses.replace(spec, graph=name))
     return NamedGraph(name)
+
+
+GRAPH_KEY, AGENT_KEY = "qwengraph_graph", "qwengraph_agent"
+"""Checkpoint metadata: the graph and agent a thread's run was started with (for resume)."""
+
+
+def thread_origin(saver: BaseCheckpointSaver[Any], thread: str) -> tuple[str | None, str | None]:
+    """The graph and agent the last run on ``thread`` used, from its checkpoint (``None`` if unknown)."""
+    saved = saver.get_tuple({"configurable": {"thread_id": thread}})
+    metadata: Mapping[str, Any] = (saved.metadata if saved is not None else None) or {}
+    graph, agent = metadata.get(GRAPH_KEY), metadata.get(AGENT_KEY)
+    return (str(graph) if graph else None), (str(agent) if agent else None)
+
+
+def _check_same_graph(saver: BaseCheckpointSaver[Any], thread: str, graph: str) -> None:
+    """Resuming must rebuild the graph the run was started on: its next step is one of that graph's."""
+    started, agent = thread_origin(saver, thread)
+    if started is not None and started != graph:
+        how = f"--agent {agent}" if agent else "the --model and --tools it was started with"
+        raise ConfigError(
+            f"thread {thread!r} was started on the {started} graph, not {graph}: resume it with {how}"
+        )
 
 
 def current_turn(messages: Sequence[AnyMessage]) -> list[AnyMessage]:

@@ -132,3 +132,32 @@ def test_with_approvals_the_automatic_choice_for_a_local_model_is_react() -> Non
     )
     assert result.answer == "391." and [a["name"] for a in asked] == ["calculator"]
     assert fake.requests[0].tool_choice == "required", "ReAct, with the local model's forced first call"
+
+
+def test_a_thread_records_its_graph_and_resume_refuses_another() -> None:
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    from agents.runner import run, thread_origin
+    from graphs.errors import ConfigError
+    from graphs.models.chat import ChatQwen
+    from graphs.models.testing import ScriptedTransport, turn
+
+    saver = InMemorySaver()
+    fake = ScriptedTransport([turn(tool=("calculator", {"expression": "17*23"})), turn("391.")])
+    model = ChatQwen(model="ollama:qwen3:8b", transport=fake)
+    common = {
+        "chat_model": model,
+        "thread": "t",
+        "checkpointer": saver,
+        "approve": ["calculator"],
+        "trace": False,
+    }
+    with pytest.raises(ConfigError, match="waiting for a tool approval"):
+        run("17*23?", spec=NamedGraph("react"), **common)
+    assert thread_origin(saver, "t") == ("react", None)
+    with pytest.raises(ConfigError, match="was started on the react graph, not plan_execute"):
+        run(None, spec=NamedGraph("plan_execute"), **common)
+    approve = {"action": "approve"}
+    result = run(None, spec=NamedGraph("react"), approver=lambda _: approve, **common)
+    assert result.answer == "391."
+    assert thread_origin(InMemorySaver(), "unknown") == (None, None)

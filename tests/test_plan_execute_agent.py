@@ -225,3 +225,32 @@ def test_cli_planner_step_limit_exits_1() -> None:
     out = json.loads(result.stdout)
     assert out["stopped"] == "step_limit" and out["steps"] == 2
     assert out["tool_calls"] == [{"name": "calculator", "args": {"expression": "17*23"}, "result": "391"}]
+
+
+def test_cli_resume_rebuilds_the_agent_the_thread_records(tmp_path) -> None:
+    """A planner run waiting for approval resumes from the CLI without naming the agent again."""
+    from agents.runner import thread_origin
+    from graphs.memory import open_checkpointer
+
+    uri = f"sqlite:///{tmp_path / 'threads.db'}"
+    with VLLMServer(server_script()) as server:
+        with open_checkpointer(uri) as saver, pytest.raises(ConfigError, match="waiting for a tool approval"):
+            run_agent(
+                "planner",
+                REQUEST,
+                model="openai:Qwen/Qwen3-8B",
+                base_url=server.base_url,
+                thread="p1",
+                checkpointer=saver,
+                approve=["calculator"],
+                trace=False,
+            )
+        with open_checkpointer(uri) as saver:
+            assert thread_origin(saver, "p1") == ("plan_execute", "planner")
+        args = ["resume", "--thread", "p1", "--memory", uri, "--model", "openai:Qwen/Qwen3-8B"]
+        args += ["--base-url", server.base_url, "--approve", "calculator", "--json"]
+        result = CliRunner().invoke(app, args, input="a\na\n", catch_exceptions=False)
+    assert result.exit_code == 0, result.stderr
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    assert out["answer"] == ANSWER
+    assert [(c["name"], c["args"], c["result"]) for c in out["tool_calls"]][-1] == TOOL_CALLS[-1]
