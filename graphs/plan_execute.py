@@ -186,7 +186,9 @@ class _Nodes:
         replies, verdict = ask_json(self.verifier, history, Verdict, config)
         update: dict[str, Any] = {"steps": state.get("steps", 0) + len(replies)}
         if isinstance(verdict, str):
+            done = "\n".join(f"{r['id']}. {r['goal']}: {r['result']}" for r in results)
             note = f"Could not verify the results: the verifier's reply was unusable twice ({verdict})."
+            note += f"\nThe steps' results, not verified:\n{done}" if done else ""
             return {
                 **update,
                 "messages": [*replies, stop_message(note, VERDICT_ERROR_MARK)],

@@ -65,8 +65,8 @@ Use the tools for every calculation or lookup ({tools}); then reply with the ste
 or two sentences. Do not work on other steps."""
 
 VERIFIER_PROMPT = """You are the verifier. Check the step results against the user's request.
-If they fully answer it, reply with JSON {{"accept": true, "answer": "the final answer for the user"}}.
-If something is missing or wrong, reply with JSON {{"accept": false, "reason": "what must change"}}.
+If they fully answer it, reply with JSON {"accept": true, "answer": "the final answer for the user"}.
+If something is missing or wrong, reply with JSON {"accept": false, "reason": "what must change"}.
 Answer with JSON only."""
 
 Model = TypeVar("Model", bound=BaseModel)

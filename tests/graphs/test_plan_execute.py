@@ -113,6 +113,21 @@ def test_unusable_plan_twice_ends_with_a_clear_message():
     assert len(fake.requests) == 2
 
 
+def test_an_unusable_verdict_keeps_the_step_results_for_the_user():
+    model, fake = scripted(turn(json.dumps(PLAN)), *work_turns(), turn("looks fine"), turn("yes, fine"))
+    state, summary = invoke(model)
+    assert summary.stopped == "verdict_error"
+    assert summary.answer.startswith("Could not verify the results: the verifier's reply was unusable twice")
+    assert summary.answer.endswith(
+        "The steps' results, not verified:\n1. multiply 17 by 23: 17*23 = 391.\n"
+        "2. add 9 to the product: 391 + 9 = 400."
+    )
+    verifier_system = fake.requests[5].messages[0]["content"]
+    assert '{"accept": true, "answer": "the final answer for the user"}' in verifier_system, "no {{ }}"
+    planner_system = fake.requests[0].messages[0]["content"]
+    assert '{"steps": [{"id": 1,' in planner_system and "{{" not in planner_system
+
+
 def test_verifier_rejection_replans_with_the_reason():
     reject = turn(json.dumps({"accept": False, "reason": "the 9 was never added"}))
     one_step = json.dumps({"steps": [{"id": 1, "goal": "multiply 17 by 23"}]})
