@@ -42,6 +42,8 @@ from langgraph.types import Checkpointer, Send
 from graphs.models.chat import ChatQwen
 from graphs.plan_parts import (
     EXECUTOR_PROMPT,
+    PLAN_PREFILL,
+    VERDICT_PREFILL,
     PLAN_ERROR_MARK,
     REPLAN_LIMIT_MARK,
     STEP_LIMIT_MARK,
@@ -107,6 +109,7 @@ class _Nodes:
     max_steps_per_task: int
     max_steps: int | None
     instructions: str
+    json_prefill: bool
 
     def spent(self, state: PlanExecuteState) -> bool:
         """Whether the run has made all the model calls it may (``max_steps``)."""
@@ -128,7 +131,9 @@ class _Nodes:
         request = asked.text if fresh and asked is not None else state.get("request", "")
         feedback = "" if fresh else state.get("feedback", "")
         history = planner_history(self.names, request, [] if fresh else state.get("results", []), feedback)
-        replies, parsed = ask_json(self.planner, history, Plan, config)
+        replies, parsed = ask_json(
+            self.planner, history, Plan, config, PLAN_PREFILL if self.json_prefill else None
+        )
         update: dict[str, Any] = {"steps": state.get("steps", 0) + len(replies), "request": request}
         if fresh:
             update.update(replans=0, feedback="")
@@ -183,7 +188,9 @@ class _Nodes:
         history = verifier_history(
             state.get("request", ""), state.get("plan", []), results, self.instructions
         )
-        replies, verdict = ask_json(self.verifier, history, Verdict, config)
+        replies, verdict = ask_json(
+            self.verifier, history, Verdict, config, VERDICT_PREFILL if self.json_prefill else None
+        )
         update: dict[str, Any] = {"steps": state.get("steps", 0) + len(replies)}
         if isinstance(verdict, str):
             done = "\n".join(f"{r['id']}. {r['goal']}: {r['result']}" for r in results)
@@ -236,6 +243,7 @@ def build_plan_execute(
     tool_timeout: float = 30.0,
     approve: Collection[str] = (),
     checkpointer: Checkpointer = None,
+    json_prefill: bool | None = None,
 ) -> CompiledStateGraph[PlanExecuteState, None, PlanExecuteState, PlanExecuteState]:
     """Compile a plan-and-execute graph for ``model`` and ``tools``.
 
@@ -255,6 +263,9 @@ def build_plan_execute(
         tool_timeout: seconds one tool call may take.
         approve: names of tools that wait for a human decision (see :mod:`graphs.tool_step`).
         checkpointer: a LangGraph checkpointer for threads, resume and approval.
+        json_prefill: start the planner's and verifier's replies with the JSON's opening (a
+            prefill); ``None``: for a :class:`ChatQwen` on a ``local:`` model without a thinking
+            mode (measured: Qwen2.5-Coder-1.5B answered the planner in prose about half the time).
     """
     by_name = {t.name: t for t in tools}
     if len(by_name) != len(tools):
@@ -284,6 +295,7 @@ def build_plan_execute(
         max_steps_per_task=max_steps_per_task,
         max_steps=max_steps,
         instructions=instructions or "",
+        json_prefill=_prefills_json(model) if json_prefill is None else json_prefill,
     )
 
     graph = StateGraph(PlanExecuteState)
@@ -301,6 +313,13 @@ def build_plan_execute(
     graph.add_edge("collect", "execute")
     graph.add_conditional_edges("verify", _after_verify, ["plan", END])
     return graph.compile(checkpointer=checkpointer)
+
+
+def _prefills_json(model: BaseChatModel) -> bool:
+    """A local Qwen without thinking: its JSON replies are started for it."""
+    if not isinstance(model, ChatQwen) or not model.model.startswith("local:"):
+        return False
+    return not bool(getattr(model.get_transport(), "can_think", True))
 
 
 def _after_plan(state: PlanExecuteState) -> str:

@@ -99,21 +99,33 @@ def read_json(text: str, schema: type[Model]) -> Model:
         raise ValueError(f"the JSON does not match the expected shape: {problems}") from None
 
 
+PLAN_PREFILL = '{"steps": [{"id": 1, "goal": "'
+VERDICT_PREFILL = '{"accept": '
+
+
 def ask_json(
     model: Any,
     history: Sequence[AnyMessage],
     schema: type[Model],
     config: RunnableConfig,
+    prefill: str | None = None,
 ) -> tuple[list[AIMessage], Model | str]:
     """Ask ``model`` for a ``schema`` object; on bad JSON, retry once with the error.
 
-    Returns the model's messages and the parsed object, or the last error text.
+    ``prefill`` starts the reply (a :class:`~graphs.models.chat.ChatQwen` that continues prefills):
+    small models that answer a JSON request in prose then write the JSON. Returns the model's
+    messages (with the prefill in their text) and the parsed object, or the last error text.
     """
     replies: list[AIMessage] = []
     messages = list(history)
     error = ""
     for _ in range(2):
-        reply = model.invoke(messages, config)
+        if prefill is None:
+            reply = model.invoke(messages, config)
+        else:
+            started = model.invoke(messages, config, prefill=prefill)
+            assert isinstance(started, AIMessage)
+            reply = as_answer(started, prefill + started.text)
         assert isinstance(reply, AIMessage)
         replies.append(reply)
         try:

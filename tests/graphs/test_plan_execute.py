@@ -203,3 +203,31 @@ def test_bad_arguments_are_refused():
         build_plan_execute(model, [calculator], approve=["run_python"])
     with pytest.raises(ValueError, match="max_steps_per_task"):
         build_plan_execute(model, [calculator], max_steps_per_task=0)
+
+
+def test_json_prefill_starts_the_planner_and_verifier_replies():
+    from graphs.plan_parts import PLAN_PREFILL, VERDICT_PREFILL
+
+    plan_text = json.dumps(PLAN)
+    assert plan_text.startswith(PLAN_PREFILL)
+    model, fake = scripted(
+        turn(plan_text[len(PLAN_PREFILL) :]),
+        *work_turns(),
+        turn(' true, "answer": "400."}'),
+    )
+    state, summary = invoke(model, json_prefill=True)
+    assert summary.answer == "400." and state["plan"] == PLAN["steps"]
+    prefills = [r.prefill for r in fake.requests]
+    assert prefills == [PLAN_PREFILL, None, None, None, None, VERDICT_PREFILL]
+
+
+def test_json_prefill_is_on_for_local_models_without_thinking_only():
+    from graphs.models.transports.local import LocalTransport
+    from graphs.plan_execute import _prefills_json
+
+    assert _prefills_json(
+        ChatQwen(model="local:qwen2.5-coder-1.5b", transport=LocalTransport("qwen2.5-coder-1.5b"))
+    )
+    qwen3 = ChatQwen(model="local:/m/Qwen3-1.7B-Q4.gguf", transport=LocalTransport("/m/Qwen3-1.7B-Q4.gguf"))
+    assert not _prefills_json(qwen3), "a thinking model plans in its thinking first"
+    assert not _prefills_json(ChatQwen(model="ollama:qwen3:8b"))
