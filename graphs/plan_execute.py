@@ -42,12 +42,12 @@ from langgraph.types import Checkpointer, Send
 from graphs.models.chat import ChatQwen
 from graphs.plan_parts import (
     EXECUTOR_PROMPT,
-    PLAN_PREFILL,
-    VERDICT_PREFILL,
     PLAN_ERROR_MARK,
+    PLAN_PREFILL,
     REPLAN_LIMIT_MARK,
     STEP_LIMIT_MARK,
     VERDICT_ERROR_MARK,
+    VERDICT_PREFILL,
     Plan,
     Verdict,
     as_answer,
