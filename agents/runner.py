@@ -41,8 +41,9 @@ SERVER_CONTEXT_TOKENS = 28_000  # Qwen3 serves 32k natively; keep room for think
 @dataclass(frozen=True)
 class Event:
     """Something to show while a run goes on: a thinking or answer piece, a tool result, a
-    ``value`` (worked solution: a calculator result written into the answer, ``text`` is what is
-    written) or a ``progress`` line (plan_execute: the plan, each step's result, a rejection)."""
+    ``value`` (worked solution: what a tool wrote into the answer, such as a calculator's number or
+    a code block's output) or a ``progress`` line (plan_execute: the plan, each step's result, a
+    rejection)."""
 
     kind: Literal["thinking", "text", "tool", "value", "progress"]
     text: str
@@ -88,7 +89,7 @@ def run(
 ) -> RunSummary:
     """Run an agent's graph on ``prompt`` (``None``: resume ``thread``) and return its summary.
 
-    The graph is the one ``spec`` names (ReAct by default), compiled by
+    The graph is the one ``spec`` names, or the one :func:`choose_graph` picks, compiled by
     :func:`graphs.build.build_graph`; every option below works for each graph unless it says
     otherwise. A plan_execute run streams thinking, tool results and progress lines (plan, step
     results), and its answer once the verifier has accepted it.
