@@ -162,7 +162,7 @@ def _call_for(
     """The first check that acts on ``text`` ended by ``sign``: its tool's name and arguments."""
     for check in checks:
         if sign in check.signs:
-            args = check.arguments(text if sign != "\n" else text + sign, request)
+            args = check.arguments(text, sign, request)
             if args is not None:
                 return check.tool.name, args
     return None

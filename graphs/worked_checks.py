@@ -52,9 +52,9 @@ class Check(Protocol):
         """Stop strings after which this check may act."""
         ...
 
-    def arguments(self, text: str, request: str) -> dict[str, Any] | None:
-        """The tool's arguments for ``text`` (written up to, not including, the sign; ``request`` is
-        the user's); ``None``: nothing to check here, the model goes on."""
+    def arguments(self, text: str, sign: str, request: str) -> dict[str, Any] | None:
+        """The tool's arguments for ``text``, written up to (not including) ``sign``, one of
+        :attr:`signs`; ``request`` is the user's. ``None``: nothing to check, the model goes on."""
         ...
 
     def written(self, args: dict[str, Any], result: str, ok: bool) -> str:
@@ -70,7 +70,7 @@ class ArithmeticCheck:
     tool: BaseTool
     signs: tuple[str, ...] = SIGNS
 
-    def arguments(self, text: str, request: str) -> dict[str, Any] | None:
+    def arguments(self, text: str, sign: str, request: str) -> dict[str, Any] | None:
         """``{"expression": ...}`` for arithmetic just before the sign."""
         expression = expression_before(text)
         return None if expression is None else {"expression": expression}
@@ -87,7 +87,7 @@ class CodeCheck:
     tool: BaseTool
     signs: tuple[str, ...] = (FENCE,)
 
-    def arguments(self, text: str, request: str) -> dict[str, Any] | None:
+    def arguments(self, text: str, sign: str, request: str) -> dict[str, Any] | None:
         """``{"code": ...}`` when the fence closes a Python block (not when it opens one)."""
         if text.count("```") % 2 == 0:  # an even count before the fence: this one opens a block
             return None
@@ -113,9 +113,9 @@ class SymbolicCheck:
     tool: BaseTool
     signs: tuple[str, ...] = ("=", "\n")
 
-    def arguments(self, text: str, request: str) -> dict[str, Any] | None:
+    def arguments(self, text: str, sign: str, request: str) -> dict[str, Any] | None:
         """``differentiate`` at the first ``f'(x) =``; ``solve`` after a line with an equation."""
-        if text.endswith("\n"):
+        if sign == "\n":
             return self._equation(text)
         line = text.rsplit("\n", 1)[-1]
         found = _DERIVATIVE.search(line)
@@ -133,7 +133,7 @@ class SymbolicCheck:
 
     @staticmethod
     def _equation(text: str) -> dict[str, Any] | None:
-        line = to_calculator(text.rstrip("\n").rsplit("\n", 1)[-1]).strip(" .")
+        line = to_calculator(text.rsplit("\n", 1)[-1]).strip(" .")
         if line.count("=") != 1 or _SOLVED in line:
             return None
         letters = set(re.findall(r"[a-zA-Z]+", line))

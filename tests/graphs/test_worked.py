@@ -175,11 +175,11 @@ def test_blocks_in_other_languages_are_not_run():
     from graphs.worked_checks import CodeCheck
 
     check = CodeCheck(fake_run_python([], []))
-    assert check.arguments("Run:\n```bash\nls", "") is None
-    assert check.arguments("Output:\n```output\n1", "") is None
-    assert check.arguments("Text, then a fence opens", "") is None
-    assert check.arguments("```python\n   ", "") is None
-    assert check.arguments("```py\nprint(2)", "") == {"code": "print(2)"}
+    assert check.arguments("Run:\n```bash\nls", "\n```", "") is None
+    assert check.arguments("Output:\n```output\n1", "\n```", "") is None
+    assert check.arguments("Text, then a fence opens", "\n```", "") is None
+    assert check.arguments("```python\n   ", "\n```", "") is None
+    assert check.arguments("```py\nprint(2)", "\n```", "") == {"code": "print(2)"}
 
 
 def test_without_a_tool_it_can_use_the_graph_refuses():
@@ -216,31 +216,33 @@ def symbolic_check():
 
 def test_the_first_f_prime_gets_the_derivative_of_the_defined_function():
     check = symbolic_check()
-    assert check.arguments("Step 1:\nf'(x) ", REQUEST) == {
+    assert check.arguments("Step 1:\nf'(x) ", "=", REQUEST) == {
         "operation": "differentiate",
         "expression": "x^3 + 2x^2 - 5x + 3",
         "variable": "x",
     }
-    assert check.arguments("We need f'(x).\n\\[ f'(x) ", REQUEST)["operation"] == "differentiate"
-    assert check.arguments("f''(x) ", REQUEST)["order"] == 2
-    assert check.arguments("f'(x) = 3x\nagain f'(x) ", REQUEST) is None, "only the first one"
-    assert check.arguments("g'(x) ", REQUEST) is None, "g is not defined anywhere"
-    assert check.arguments("Let g(x) = x^2. Then g'(x) ", REQUEST)["expression"] == "x^2"
+    assert check.arguments("We need f'(x).\n\\[ f'(x) ", "=", REQUEST)["operation"] == "differentiate"
+    assert check.arguments("f''(x) ", "=", REQUEST)["order"] == 2
+    assert check.arguments("f'(x) = 3x\nagain f'(x) ", "=", REQUEST) is None, "only the first one"
+    assert check.arguments("g'(x) ", "=", REQUEST) is None, "g is not defined anywhere"
+    assert check.arguments("Let g(x) = x^2. Then g'(x) ", "=", REQUEST)["expression"] == "x^2"
 
 
 def test_a_finished_polynomial_equation_gets_its_solutions_once():
     check = symbolic_check()
     text = "Set it to zero:\n3x^2 + 4x - 5 = 0\n"
-    args = check.arguments(text, REQUEST)
+    args = check.arguments(text.removesuffix("\n"), "\n", REQUEST)
     assert args == {"operation": "solve", "expression": "3x^2 + 4x - 5 = 0", "variable": "x"}
     written = check.written(args, "x = -2/3 - sqrt(19)/3 ≈ -2.11963\nx = -2/3 + sqrt(19)/3 ≈ 0.7863", True)
     assert written == (
         "Solved with the symbolic tool: 3x^2 + 4x - 5 = 0: "
         "x = -2/3 - sqrt(19)/3 ≈ -2.11963 or x = -2/3 + sqrt(19)/3 ≈ 0.7863\n"
     )
-    assert check.arguments(text + written, REQUEST) is None, "its own line is not an equation to solve"
+    assert check.arguments((text + written).removesuffix("\n"), "\n", REQUEST) is None, (
+        "its own line is not an equation to solve"
+    )
     for line in ["3x - 1 = 0", "x = 5", "f'(x) = 0", "3x - 1 = 0 or x + 5 = 0", "x^2 + y^2 = 1"]:
-        assert check.arguments(f"{line}\n", REQUEST) is None, line
+        assert check.arguments(line, "\n", REQUEST) is None, line
 
 
 def test_math_is_filled_in_by_the_symbolic_tool_in_a_graph():
