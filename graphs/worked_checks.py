@@ -29,6 +29,7 @@ from langchain_core.tools import BaseTool
 
 from graphs.errors import ConfigError
 from graphs.worked_text import SIGNS, expression_before, to_calculator, value_text
+from tools.run_python import NO_OUTPUT
 
 FENCE = "\n```"
 _PYTHON_OPENER = re.compile(r"```(?:python|py|python3)[ \t]*\n")
@@ -36,7 +37,6 @@ _BLOCK = re.compile(r"```(?:python|py|python3)[ \t]*\n(.*?)\n```", re.DOTALL)
 _DERIVATIVE = re.compile(r"\b([a-zA-Z])('+)\(([a-z])\)\s*$")
 _EQUATION_CHARS = re.compile(r"[0-9a-zA-Z\s+\-*/^().=]+")
 _SOLVED = "Solved with the symbolic tool:"
-_NO_OUTPUT = "(no output; print() what you want to see)"
 
 
 class Check(Protocol):
@@ -102,7 +102,7 @@ class CodeCheck:
 
     def written(self, args: dict[str, Any], result: str, ok: bool) -> str:
         """The output as an ```output block (errors too: the model must read them)."""
-        text = "(ran without errors; no output)" if result.strip() == _NO_OUTPUT else result.strip()
+        text = "(ran without errors; no output)" if result.strip() == NO_OUTPUT else result.strip()
         return f"\n```output\n{text}\n```\n"
 
 

@@ -14,7 +14,10 @@ from pydantic import BaseModel, Field
 from tools.code_runner.base import CodeSandbox, RunResult
 from tools.model_tool import model_facing_tool
 
-__all__ = ["describe", "format_result", "make_run_python"]
+__all__ = ["NO_OUTPUT", "describe", "format_result", "make_run_python"]
+
+NO_OUTPUT = "(no output; print() what you want to see)"
+"""What :func:`format_result` says for a run that printed nothing and raised nothing."""
 
 _TRACEBACK_CHARS = 2000
 
@@ -67,7 +70,7 @@ def format_result(result: RunResult) -> str:
     elif result.exception:
         parts.append(result.exception)
     if not parts:
-        parts.append("(no output; print() what you want to see)")
+        parts.append(NO_OUTPUT)
     return "\n".join(parts)
 
 
