@@ -157,11 +157,8 @@ def build_graph(
             checkpointer=checkpointer,
         )
     if name == "worked":
-        from graphs.models.chat import ChatQwen  # noqa: PLC0415
         from graphs.worked import build_worked  # noqa: PLC0415
 
-        if not isinstance(model, ChatQwen):
-            raise ConfigError("the worked-solution graph needs a ChatQwen model (it continues a prefill)")
         if approve:  # it runs tools mid-sentence: there is no turn at which to ask
             raise ConfigError(
                 "the worked-solution graph cannot wait for tool approvals: use the react graph with --approve"

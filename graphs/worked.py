@@ -29,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated, Any, NotRequired, TypedDict
 
+from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage, ToolMessage
 from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool
@@ -54,7 +55,7 @@ class WorkedState(TypedDict):
 
 
 def build_worked(
-    model: ChatQwen,
+    model: BaseChatModel,
     tools: Sequence[BaseTool],
     *,
     system_prompt: str | None = None,

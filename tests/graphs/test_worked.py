@@ -108,7 +108,7 @@ def test_only_chatqwen_can_continue_a_prefill():
     from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
     with pytest.raises(ConfigError, match="ChatQwen"):
-        build_worked(FakeListChatModel(responses=["x"]), [calculator])  # type: ignore[arg-type]
+        build_worked(FakeListChatModel(responses=["x"]), [calculator])
     model, _ = scripted()
     with pytest.raises(ConfigError, match="max_steps"):
         build_worked(model, [calculator], max_steps=0)
