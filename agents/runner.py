@@ -137,7 +137,7 @@ def run(
     saver = checkpointer if checkpointer is not None else (InMemorySaver() if approve else None)
     offered = list(tools) if tools is not None else default_tools()
     automatic = spec is None or spec.graph == AUTO_GRAPH
-    spec = choose_graph(spec, llm.model, [] if approve else offered)  # approvals need ReAct's turns
+    spec = choose_graph(spec, llm.model, offered, approvals=bool(approve))
     if automatic and spec.graph == "worked":
         system_prompt = None  # an agent's prompt asks for tool calls; the worked graph has its own
     graph = build_graph(
@@ -195,18 +195,21 @@ def run(
     return summary
 
 
-def choose_graph(spec: GraphSpec | None, model_uri: str, tools: Sequence[BaseTool]) -> GraphSpec:
+def choose_graph(
+    spec: GraphSpec | None, model_uri: str, tools: Sequence[BaseTool], *, approvals: bool = False
+) -> GraphSpec:
     """The graph for a run: ``spec`` when it names one; for ``None`` or ``"auto"``, the rule below.
 
     A ``local:`` model whose tools are all ones the worked-solution graph fills results in with
     (:data:`WORKED_TOOLS`) gets that graph (:mod:`graphs.worked`): measured on
     Qwen2.5-Coder-1.5B, it answers multi-part word problems that ReAct leaves half done, and runs the
-    tests it writes. Everything else gets ReAct.
+    tests it writes. Everything else gets ReAct, and so does a run with tool ``approvals`` (the
+    worked graph calls tools mid-sentence, with no turn at which to ask).
     """
     if spec is not None and spec.graph != AUTO_GRAPH:
         return spec
     names = {t.name for t in tools}
-    worked = model_uri.startswith("local:") and bool(names) and names <= WORKED_TOOLS
+    worked = not approvals and model_uri.startswith("local:") and bool(names) and names <= WORKED_TOOLS
     name = "worked" if worked else "react"
     if spec is not None and dataclasses.is_dataclass(spec) and not isinstance(spec, type):
         return cast(GraphSpec, dataclasses.replace(spec, graph=name))

@@ -95,6 +95,7 @@ def test_the_automatic_choice() -> None:
     assert choose_graph(None, server, [calculator]).graph == "react", "servers run Qwen3, which plans"
     assert choose_graph(None, local, [calculator, other]).graph == "react", "other tools need ReAct"
     assert choose_graph(NamedGraph("react"), local, [calculator]).graph == "react", "an explicit choice wins"
+    assert choose_graph(None, local, [calculator], approvals=True).graph == "react", "approvals need turns"
 
 
 def test_approvals_keep_a_run_on_react_and_the_worked_graph_refuses_them() -> None:
