@@ -27,7 +27,7 @@ is for) and vLLM.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated, Any, NotRequired, TypedDict
+from typing import Annotated, Any, Literal, NotRequired, TypedDict
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage, ToolMessage
@@ -61,7 +61,7 @@ def build_worked(
     system_prompt: str | None = None,
     max_steps: int = 30,
     max_continuations: int | None = None,
-    temperature: float | None = 0.0,
+    temperature: float | Literal["auto"] | None = "auto",
     tool_timeout: float = 30.0,
     checkpointer: Checkpointer = None,
 ) -> CompiledStateGraph[WorkedState, None, WorkedState, WorkedState]:
@@ -75,10 +75,10 @@ def build_worked(
         max_steps: turns allowed per run (each calculation ends one, the answer ends the last).
         max_continuations: model calls allowed within one turn (one per stop with nothing to fill
             in); ``None``: 40, or 120 when line ends are stops (the symbolic tool's equations).
-        temperature: sampling temperature of the writing (``None``: the model's default). Greedy
-            with the calculator alone (at Qwen's non-thinking 0.7 the 1.5B misjudged which of two
-            checked numbers was larger); the model's default when code is written (greedy, the
-            1.5B repeated one assert until the token limit).
+        temperature: sampling temperature of the writing (``None``: the model's default).
+            ``"auto"``: greedy (0.0) unless code is written, then the model's default. Measured on
+            the 1.5B: at Qwen's non-thinking 0.7 it misjudged which of two checked numbers was
+            larger; greedy, it repeated one assert until the token limit.
         tool_timeout: seconds one tool call may take.
         checkpointer: a LangGraph checkpointer for threads and resume.
 
@@ -104,8 +104,8 @@ def build_worked(
     if system_prompt and code:
         text += "\n\n" + prompts.render("worked_code_note")
     system = SystemMessage(content=text)
-    if temperature == 0.0 and code:
-        temperature = None
+    if temperature == "auto":
+        temperature = None if code else 0.0
     writer = model.bind(think=False, **({} if temperature is None else {"temperature": temperature}))
 
     def write(state: WorkedState, config: RunnableConfig) -> dict[str, Any]:

@@ -267,3 +267,10 @@ def test_math_is_filled_in_by_the_symbolic_tool_in_a_graph():
     assert answer.startswith("Derivative:\nf'(x) = 3*x^2 + 4*x - 5\n3x^2 + 4x - 5 = 0\nSolved with")
     assert "plain text" in fake.requests[0].messages[0]["content"], "the algebra prompt"
     assert fake.requests[0].sampling["stop"] == ["=", "\n"]
+
+
+def test_an_explicit_temperature_is_kept_even_for_code():
+    model, fake = scripted(turn("ok"))
+    graph = build_worked(model, [fake_run_python([], [])], temperature=0.0)
+    graph.invoke({"messages": [HumanMessage("x")], "steps": 0})
+    assert fake.requests[0].sampling["temperature"] == 0.0
