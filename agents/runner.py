@@ -32,8 +32,6 @@ from graphs.models.chat import ChatQwen
 from graphs.summary import RunSummary, summarize
 from tools import calculator
 
-WORKED_TOOLS = frozenset({"calculator", "run_python", "symbolic"})
-"""Tools whose results the worked-solution graph fills in (see :mod:`graphs.worked_checks`)."""
 LOCAL_CONTEXT_TOKENS = 7_000  # llama.cpp context is 8,192 tokens here, less the answer's room
 SERVER_CONTEXT_TOKENS = 28_000  # Qwen3 serves 32k natively; keep room for thinking and the answer
 
@@ -201,15 +199,19 @@ def choose_graph(
     """The graph for a run: ``spec`` when it names one; for ``None`` or ``"auto"``, the rule below.
 
     A ``local:`` model whose tools are all ones the worked-solution graph fills results in with
-    (:data:`WORKED_TOOLS`) gets that graph (:mod:`graphs.worked`): measured on
+    (:data:`graphs.worked_checks.CHECKED_TOOLS`) gets that graph (:mod:`graphs.worked`): measured on
     Qwen2.5-Coder-1.5B, it answers multi-part word problems that ReAct leaves half done, and runs the
     tests it writes. Everything else gets ReAct, and so does a run with tool ``approvals`` (the
     worked graph calls tools mid-sentence, with no turn at which to ask).
     """
     if spec is not None and spec.graph != AUTO_GRAPH:
         return spec
-    names = {t.name for t in tools}
-    worked = not approvals and model_uri.startswith("local:") and bool(names) and names <= WORKED_TOOLS
+    worked = False
+    if not approvals and model_uri.startswith("local:"):
+        from graphs.worked_checks import CHECKED_TOOLS  # noqa: PLC0415 - loads the sandbox's modules
+
+        names = {t.name for t in tools}
+        worked = bool(names) and names <= CHECKED_TOOLS
     name = "worked" if worked else "react"
     if spec is not None and dataclasses.is_dataclass(spec) and not isinstance(spec, type):
         return cast(GraphSpec, dataclasses.replace(spec, graph=name))

@@ -32,8 +32,9 @@ from graphs.worked_text import SIGNS, expression_before, to_calculator, value_te
 from tools.run_python import NO_OUTPUT
 
 FENCE = "\n```"
-_PYTHON_OPENER = re.compile(r"```(?:python|py|python3)[ \t]*\n")
-_BLOCK = re.compile(r"```(?:python|py|python3)[ \t]*\n(.*?)\n```", re.DOTALL)
+_OPENER = r"```(?:python|py|python3)[ \t]*\n"
+_PYTHON_OPENER = re.compile(_OPENER)
+_BLOCK = re.compile(_OPENER + r"(.*?)\n```", re.DOTALL)
 _DERIVATIVE = re.compile(r"\b([a-zA-Z])('+)\(([a-z])\)\s*$")
 _EQUATION_CHARS = re.compile(r"[0-9a-zA-Z\s+\-*/^().=]+")
 _SOLVED = "Solved with the symbolic tool:"
@@ -157,20 +158,22 @@ class SymbolicCheck:
         return f"{_SOLVED} {args['expression']}: {solutions}\n"
 
 
+_CHECKS: dict[str, type[ArithmeticCheck] | type[CodeCheck] | type[SymbolicCheck]] = {
+    "calculator": ArithmeticCheck,
+    "run_python": CodeCheck,
+    "symbolic": SymbolicCheck,
+}
+CHECKED_TOOLS = frozenset(_CHECKS)
+"""Names of the tools whose results a worked solution fills in."""
+
+
 def checks_for(tools: Sequence[BaseTool]) -> list[Check]:
-    """The checks the given tools make possible: ``calculator``, ``run_python`` and ``symbolic``.
+    """The checks the given tools make possible (tools named in :data:`CHECKED_TOOLS`).
 
     Raises:
         ConfigError: none of them is among ``tools``.
     """
-    checks: list[Check] = []
-    for tool in tools:
-        if tool.name == "calculator":
-            checks.append(ArithmeticCheck(tool))
-        elif tool.name == "run_python":
-            checks.append(CodeCheck(tool))
-        elif tool.name == "symbolic":
-            checks.append(SymbolicCheck(tool))
+    checks: list[Check] = [_CHECKS[t.name](t) for t in tools if t.name in _CHECKS]
     if not checks:
         raise ConfigError("the worked-solution graph needs the calculator, run_python or symbolic tool")
     return checks
