@@ -29,7 +29,7 @@ from agents.toolbox import open_tools, parse_approve, parse_tool_names
 from graphs.errors import ConfigError
 from graphs.memory import make_memory_tools, open_checkpointer, open_store, recall_context
 from graphs.models.chat import ChatQwen
-from graphs.summary import reasoning_text
+from graphs.models.messages import reasoning_text
 
 MEMORY_HELP = "Thread storage: sqlite:///PATH, postgres://..., memory:// (else QWENGRAPH_MEMORY)."
 ModelOpt = Annotated[

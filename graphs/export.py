@@ -27,7 +27,7 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 
 from graphs.models.chatml import Family, render_chatml
 from graphs.models.convert import to_neutral
-from graphs.summary import reasoning_text
+from graphs.models.messages import reasoning_text
 
 
 def failure_reason(messages: Sequence[AnyMessage]) -> str | None:

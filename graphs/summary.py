@@ -12,7 +12,9 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, ToolMessage
+from langchain_core.messages import AIMessage, AnyMessage, ToolMessage
+
+from graphs.models.messages import reasoning_text
 
 
 @dataclass
@@ -41,18 +43,6 @@ class RunSummary:
         if data["stopped"] is None:
             del data["stopped"]
         return data
-
-
-def reasoning_text(message: BaseMessage) -> str:
-    """The thinking of one AI message (its ``reasoning`` content blocks)."""
-    if isinstance(message.content, str):
-        return ""
-    parts = [
-        str(b.get("reasoning", ""))
-        for b in message.content
-        if isinstance(b, dict) and b.get("type") == "reasoning"
-    ]
-    return "".join(parts).strip()
 
 
 def summarize(messages: Sequence[AnyMessage]) -> RunSummary:

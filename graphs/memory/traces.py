@@ -37,7 +37,7 @@ from langchain_core.outputs import ChatGeneration, LLMResult
 
 from graphs.errors import MemoryError_
 from graphs.memory.trace_store import MODEL_FIELDS, default_db_path, digest, iso, write_trace
-from graphs.summary import reasoning_text
+from graphs.models.messages import reasoning_text
 
 
 class TraceRecorder(BaseCallbackHandler):

@@ -10,7 +10,7 @@ from servers import OllamaServer, Turn, VLLMServer
 
 from graphs.errors import ConfigError, ModelNotFound
 from graphs.models.chat import ChatQwen
-from graphs.summary import reasoning_text
+from graphs.models.messages import reasoning_text
 from tools import calculator
 
 CALL = Turn(thinking="Use the tool.", tool_calls=[("calculator", {"expression": "2+2"})])

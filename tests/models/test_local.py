@@ -20,7 +20,7 @@ from graphs.models.transports.local import (
     Piece,
     default_threads,
 )
-from graphs.summary import reasoning_text
+from graphs.models.messages import reasoning_text
 from tools import calculator
 
 TOOLS = [{"type": "function", "function": {"name": "calculator", "description": "math", "parameters": {}}}]

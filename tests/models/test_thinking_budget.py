@@ -24,7 +24,7 @@ from graphs.models.testing import ScriptedTransport, Turn, turn
 from graphs.models.thinking import decide_think, think_reason
 from graphs.models.transports.base import Delta
 from graphs.models.transports.local import LocalTransport, Piece
-from graphs.summary import reasoning_text
+from graphs.models.messages import reasoning_text
 
 
 class PieceEngine:
