@@ -138,7 +138,8 @@ def throughput(model_uri: str, max_tokens: int = 128) -> tuple[float, float]:
     """Generation tokens/s through ChatQwen and raw llama-cpp-python, same prompt and settings."""
     from graphs.models.chat import ChatQwen
     from graphs.models.transports.base import ChatRequest
-    from graphs.models.transports.local import LlamaEngine, LocalTransport
+    from graphs.models.transports.llama import LlamaEngine
+    from graphs.models.transports.local import LocalTransport
 
     spec = model_uri.removeprefix("local:")
     transport = LocalTransport(spec)

@@ -12,15 +12,11 @@ from langchain_core.messages import HumanMessage
 from graphs.errors import CassetteError, ConfigError
 from graphs.models.cassette import record, replay
 from graphs.models.chat import ChatQwen
-from graphs.models.transports.base import ChatRequest
-from graphs.models.transports.local import (
-    FORCED_CALL_PREFILL,
-    JSONEnd,
-    LocalTransport,
-    Piece,
-    default_threads,
-)
 from graphs.models.messages import reasoning_text
+from graphs.models.transports.base import ChatRequest
+from graphs.models.transports.engine import Piece
+from graphs.models.transports.llama import default_threads
+from graphs.models.transports.local import FORCED_CALL_PREFILL, JSONEnd, LocalTransport
 from tools import calculator
 
 TOOLS = [{"type": "function", "function": {"name": "calculator", "description": "math", "parameters": {}}}]

@@ -20,11 +20,12 @@ from graphs.models.budget import (
     retry_settings,
 )
 from graphs.models.chat import ChatQwen
+from graphs.models.messages import reasoning_text
 from graphs.models.testing import ScriptedTransport, Turn, turn
 from graphs.models.thinking import decide_think, think_reason
 from graphs.models.transports.base import Delta
-from graphs.models.transports.local import LocalTransport, Piece
-from graphs.models.messages import reasoning_text
+from graphs.models.transports.engine import Piece
+from graphs.models.transports.local import LocalTransport
 
 
 class PieceEngine:
