@@ -164,15 +164,24 @@ def _installed(name: str) -> bool:
 
 
 def make_model(
-    plan: RunPlan, *, model: str | None = None, base_url: str | None = None, timeout: float = 300.0
+    plan: RunPlan,
+    *,
+    model: str | None = None,
+    base_url: str | None = None,
+    timeout: float = 300.0,
+    engine: dict[str, Any] | None = None,
 ) -> ChatQwen:
-    """The chat model for ``plan`` (thinking policy ``"auto"`` and the budget live on the model)."""
+    """The chat model for ``plan`` (thinking policy ``"auto"`` and the budget live on the model).
+
+    ``engine`` holds local-engine settings (``n_ctx``, ``n_threads``, ``n_batch``, ``extra_bufts``).
+    """
     return ChatQwen(
         model=pick_model(model, plan.model),
         base_url=base_url,
         timeout=timeout,
         think=AUTO if plan.think == AUTO else None,
         thinking_budget=plan.thinking_budget,
+        engine=engine,
     )
 
 

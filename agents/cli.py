@@ -18,6 +18,7 @@ from rich.console import Console
 
 from agents.agent_run import make_model, plan_run, run_think
 from agents.cli_common import Display, TerminalApprover, clean_errors, fail
+from agents.cli_engine import BatchOpt, CtxOpt, ExtraBuftsOpt, ThreadsOpt, engine_options
 from agents.cli_export import register as register_export
 from agents.cli_models import models_app
 from agents.cli_retrieval import register as register_retrieval
@@ -124,6 +125,10 @@ def run_command(
             help="Plain runs: react, worked or auto (default: worked for local models, else react).",
         ),
     ] = None,
+    ctx: CtxOpt = None,
+    threads: ThreadsOpt = None,
+    batch: BatchOpt = None,
+    extra_bufts: ExtraBuftsOpt = None,
 ) -> None:
     """Run an agent on PROMPT: plain ReAct with --tools, or a named --agent (its tools and prompt)."""
     if not prompt.strip():
@@ -132,6 +137,7 @@ def run_command(
     on_event: Callable[[Event], None] | None = None if as_json else Display(console)
     with clean_errors():
         approve_names = parse_approve(approve)
+        engine = engine_options(ctx, threads, batch, extra_bufts)
         plan = plan_run(
             prompt,
             agent=agent,
@@ -152,7 +158,7 @@ def run_command(
         open_tools(plan.tools, session_id=thread or "cli") as tools,
         maybe_checkpointer(thread is not None, memory) as saver,
     ):
-        chat_model = make_model(plan, model=model, base_url=base_url, timeout=timeout)
+        chat_model = make_model(plan, model=model, base_url=base_url, timeout=timeout, engine=engine)
         result = run(
             prompt,
             chat_model=chat_model,

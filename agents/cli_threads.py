@@ -23,6 +23,7 @@ from rich.console import Console
 import prompts
 from agents.agent_run import make_model, plan_run, run_think
 from agents.cli_common import Display, TerminalApprover, clean_errors
+from agents.cli_engine import BatchOpt, CtxOpt, ExtraBuftsOpt, ThreadsOpt, engine_options
 from agents.runner import run, thread_origin
 from agents.settings import resolve_model
 from agents.toolbox import open_tools, parse_approve, parse_tool_names
@@ -104,10 +105,16 @@ def chat_command(
     user: Annotated[
         str | None, typer.Option("--user", help="Long-term memory for this user: remember/recall tools.")
     ] = None,
+    ctx: CtxOpt = None,
+    threads: ThreadsOpt = None,
+    batch: BatchOpt = None,
+    extra_bufts: ExtraBuftsOpt = None,
 ) -> None:
     """Chat in a thread that survives restarts; /exit (or end of input) quits."""
     console = Console(highlight=False)
     approve_names = parse_approve(approve)
+    with clean_errors():
+        engine = engine_options(ctx, threads, batch, extra_bufts)
     with (
         clean_errors(),
         open_checkpointer(memory_uri(memory)) as saver,
@@ -115,7 +122,7 @@ def chat_command(
         user_store(user, memory) as store,
     ):
         tools = base_tools + (make_memory_tools(store, user) if store is not None and user else [])
-        llm = ChatQwen(model=resolve_model(model), base_url=base_url)
+        llm = ChatQwen(model=resolve_model(model), base_url=base_url, engine=engine)
         known = len(thread_messages_or_empty(saver, thread))
         console.print(f"[dim]thread {thread!r} ({known} messages); /exit quits[/]")
         while True:
@@ -159,6 +166,10 @@ def resume_command(
         typer.Option("--agent", help="The agent the run was started with (default: as the thread records)."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object with the result.")] = False,
+    ctx: CtxOpt = None,
+    threads: ThreadsOpt = None,
+    batch: BatchOpt = None,
+    extra_bufts: ExtraBuftsOpt = None,
 ) -> None:
     """Continue a run that was interrupted (killed, or waiting for approval) from its last step.
 
@@ -168,13 +179,14 @@ def resume_command(
     console = Console(highlight=False)
     with clean_errors(), open_checkpointer(memory_uri(memory)) as saver:
         approve_names = parse_approve(approve)
+        engine = engine_options(ctx, threads, batch, extra_bufts)
         name = agent or thread_origin(saver, thread)[1]
         tools = parse_tool_names(tool_names) if tool_names is not None else None
         plan = plan_run("", agent=name, tools=tools)
         with open_tools(plan.tools, session_id=thread) as opened:
             result = run(
                 None,
-                chat_model=make_model(plan, model=model, base_url=base_url),
+                chat_model=make_model(plan, model=model, base_url=base_url, engine=engine),
                 thread=thread,
                 checkpointer=saver,
                 tools=opened,

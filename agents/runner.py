@@ -32,8 +32,16 @@ from graphs.models.chat import ChatQwen
 from graphs.summary import RunSummary, summarize
 from tools import calculator
 
-LOCAL_CONTEXT_TOKENS = 7_000  # llama.cpp context is 8,192 tokens here, less the answer's room
+ANSWER_ROOM = 1_192  # tokens kept free in a local engine's window for the answer (1,024) and framing
 SERVER_CONTEXT_TOKENS = 28_000  # Qwen3 serves 32k natively; keep room for thinking and the answer
+
+
+def context_budget(llm: ChatQwen) -> int:
+    """History tokens to send: a local engine's window (``--ctx``) less the answer's room, else 28k."""
+    window = getattr(llm.get_transport(), "context_window", None) if llm.model.startswith("local:") else None
+    if not isinstance(window, int):
+        return SERVER_CONTEXT_TOKENS
+    return max(window - ANSWER_ROOM, window // 2)
 
 
 @dataclass(frozen=True)
@@ -149,7 +157,7 @@ def run(
         approve=approve,
         checkpointer=saver,
         system_prompt=system_prompt,
-        context_tokens=LOCAL_CONTEXT_TOKENS if llm.model.startswith("local:") else SERVER_CONTEXT_TOKENS,
+        context_tokens=context_budget(llm),
     )
     config: RunnableConfig = {
         "configurable": {"thread_id": thread or f"run-{uuid.uuid4().hex[:12]}"},

@@ -9,7 +9,9 @@
     │   ├── ServerUnavailable      connection refused / DNS / timeouts, after bounded retries
     │   ├── ServerError            HTTP 5xx after retries, or an unexpected 4xx (carries status and body)
     │   ├── ModelNotFound          the server does not know the model (Ollama 404: suggest ``ollama pull``)
-    │   └── ResponseFormatError    a response we cannot read as any known Qwen dialect
+    │   ├── ResponseFormatError    a response we cannot read as any known Qwen dialect
+    │   ├── EngineCrash            the local engine crashed in its probe (a child process): cause + workaround
+    │   └── ContextOverflow        a prompt longer than the local engine's context window (with the numbers)
     ├── ModelInstallError          local GGUF install: unknown name, no disk space, pip/network, bad hash
     ├── CassetteError              record/replay: drift from the recording, unplayed interactions, bad file
     ├── GraphError                 graph construction or run problems (unknown graph name, bad spec)
@@ -73,6 +75,28 @@ class ModelNotFound(ModelError):
 
 class ResponseFormatError(ModelError):
     """The server answered with something that is not any known chat dialect."""
+
+
+class EngineCrash(ModelError):
+    """The in-process engine crashed (or failed) in its probe, a test decode in a child process.
+
+    ``signal`` names the signal that killed the child (``SIGSEGV``, ``SIGILL``...) or is ``None``
+    when it exited with an error; the message names the cause and the workaround.
+    """
+
+    def __init__(self, message: str, *, model: str, signal: str | None) -> None:
+        super().__init__(message)
+        self.model = model
+        self.signal = signal
+
+
+class ContextOverflow(ModelError):
+    """A prompt does not fit the local engine's context window."""
+
+    def __init__(self, message: str, *, tokens: int, limit: int) -> None:
+        super().__init__(message)
+        self.tokens = tokens
+        self.limit = limit
 
 
 class ModelInstallError(QwenGraphError):

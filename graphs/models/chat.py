@@ -88,6 +88,10 @@ class ChatQwen(BaseChatModel):
     transport: Any = Field(
         default=None, exclude=True, description="A ready Transport (tests, custom servers)."
     )
+    engine: dict[str, Any] | None = Field(
+        default=None,
+        description="local: models: llama.cpp settings n_ctx, n_threads, n_batch, extra_bufts (else env).",
+    )
 
     _transport: Transport | None = PrivateAttr(default=None)
 
@@ -122,9 +126,10 @@ class ChatQwen(BaseChatModel):
                 think_switch=self.think_switch,
                 expect_thinking=self.expect_thinking,
             )
+        from graphs.models.transports.llama_settings import settings_from  # noqa: PLC0415
         from graphs.models.transports.local import LocalTransport  # noqa: PLC0415 - optional extra
 
-        return LocalTransport(uri.name)
+        return LocalTransport(uri.name, settings=settings_from(self.engine))
 
     @property
     def model_name(self) -> str:

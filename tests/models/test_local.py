@@ -15,7 +15,7 @@ from graphs.models.chat import ChatQwen
 from graphs.models.messages import reasoning_text
 from graphs.models.transports.base import ChatRequest
 from graphs.models.transports.engine import Piece
-from graphs.models.transports.llama import default_threads
+from graphs.models.transports.llama_settings import resolve_settings
 from graphs.models.transports.local import FORCED_CALL_PREFILL, JSONEnd, LocalTransport
 from tools import calculator
 
@@ -152,9 +152,9 @@ def test_missing_model_and_bad_threads_are_config_errors(monkeypatch, tmp_path) 
         ChatQwen(model="local:qwen2.5-coder-1.5b").invoke("hi")
     monkeypatch.setenv("QWENGRAPH_THREADS", "zero")
     with pytest.raises(ConfigError, match="QWENGRAPH_THREADS"):
-        default_threads()
+        resolve_settings()
     monkeypatch.setenv("QWENGRAPH_THREADS", "3")
-    assert default_threads() == 3
+    assert resolve_settings().n_threads == 3
 
 
 def test_qwen25_models_get_plain_sampling_and_no_think_flag() -> None:

@@ -33,6 +33,7 @@ from graphs.models.transports.assemble import DeltaAssembler
 from graphs.models.transports.base import ChatRequest, Delta, Usage
 from graphs.models.transports.engine import Engine, Piece
 from graphs.models.transports.llama import LlamaEngine
+from graphs.models.transports.llama_settings import EngineSettings, resolve_settings
 from graphs.models.transports.stops import StopScanner
 
 FORCED_CALL_PREFILL = '<tool_call>\n{"name": "'
@@ -42,9 +43,17 @@ _CLIENT_SIDE = {"stop", "include_stop_str_in_output"}  # applied by the transpor
 class LocalTransport:
     """Chat on an in-process engine; the engine is resolved from a catalogue name or a path."""
 
-    def __init__(self, spec: str, *, engine: Engine | None = None, family: ChatFamily | None = None) -> None:
+    def __init__(
+        self,
+        spec: str,
+        *,
+        engine: Engine | None = None,
+        family: ChatFamily | None = None,
+        settings: EngineSettings | None = None,
+    ) -> None:
         self.spec = spec
         self._engine = engine
+        self.settings = settings
         self.family = family or _family_of(spec)
 
     @property
@@ -54,10 +63,15 @@ class LocalTransport:
         if isinstance(cassette, Replayer):
             return ReplayEngine(cassette, self.spec)
         if self._engine is None:
-            self._engine = LlamaEngine(resolve_local(self.spec))
+            self._engine = LlamaEngine(resolve_local(self.spec), settings=self.settings)
         if isinstance(cassette, Recorder):
             return RecordingEngine(self._engine, cassette, self.spec)
         return self._engine
+
+    @property
+    def context_window(self) -> int:
+        """The engine's context window in tokens (``--ctx`` / ``QWENGRAPH_CTX``, default 8,192)."""
+        return (self.settings or resolve_settings()).n_ctx
 
     @property
     def can_think(self) -> bool:
