@@ -18,9 +18,11 @@ from rich.console import Console
 
 from agents.agent_run import make_model, plan_run, run_think
 from agents.cli_common import Display, TerminalApprover, clean_errors, fail
+from agents.cli_doctor import doctor_command
 from agents.cli_engine import BatchOpt, CtxOpt, ExtraBuftsOpt, ThreadsOpt, engine_options
 from agents.cli_export import register as register_export
 from agents.cli_models import models_app
+from agents.cli_progress import Activity, StatusLine, warm_engine
 from agents.cli_retrieval import register as register_retrieval
 from agents.cli_threads import MEMORY_HELP, maybe_checkpointer
 from agents.cli_threads import register as register_threads
@@ -43,6 +45,7 @@ register_retrieval(app)
 register_threads(app)
 register_workflow(app)
 register_export(app)
+app.command("doctor")(doctor_command)
 app.add_typer(trace_app, name="trace", help="Inspect recorded runs: model and tool calls, tokens, timings.")
 
 
@@ -134,7 +137,9 @@ def run_command(
     if not prompt.strip():
         raise fail("the prompt is empty", 2)
     console = Console(highlight=False)
-    on_event: Callable[[Event], None] | None = None if as_json else Display(console)
+    activity = Activity()
+    status = None if as_json else StatusLine(activity)
+    on_event: Callable[[Event], None] | None = None if as_json else Display(console, status)
     with clean_errors():
         approve_names = parse_approve(approve)
         engine = engine_options(ctx, threads, batch, extra_bufts)
@@ -157,8 +162,10 @@ def run_command(
         cassette_context(record_to, replay_from),
         open_tools(plan.tools, session_id=thread or "cli") as tools,
         maybe_checkpointer(thread is not None, memory) as saver,
+        status or nullcontext(),
     ):
         chat_model = make_model(plan, model=model, base_url=base_url, timeout=timeout, engine=engine)
+        warm_engine(chat_model, activity)
         result = run(
             prompt,
             chat_model=chat_model,
@@ -177,6 +184,7 @@ def run_command(
             trace_content=trace_content,
             spec=plan,
             language=plan.language,
+            callbacks=[activity],
         )
     if as_json:
         sys.stdout.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")

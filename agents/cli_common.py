@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 
 import prompts
+from agents.cli_progress import StatusLine
 from agents.runner import Event
 from graphs.errors import QwenGraphError
 from tools.errors import ToolError, ToolInputError, ToolLimitError
@@ -48,32 +49,42 @@ def clean_errors() -> Iterator[None]:
 
 
 class Display:
-    """Streams thinking (dimmed), answer text, tool results and progress lines to the terminal."""
+    """Streams thinking (dimmed), answer text, tool results and progress lines to the terminal.
 
-    def __init__(self, console: Console) -> None:
+    With a :class:`~agents.cli_progress.StatusLine`, the live status line is erased before each
+    print and told what was printed, so it only ever appears while the screen is idle.
+    """
+
+    def __init__(self, console: Console, status: StatusLine | None = None) -> None:
         self.console = console
+        self.status = status
         self.last: str | None = None
+
+    def _out(self, text: str, *, end: str = "\n", style: str | None = None) -> None:
+        if self.status is not None:
+            self.status.clear()
+        self.console.print(text, style=style, end=end, highlight=False, markup=False)
+        if self.status is not None:
+            self.status.printed(text + end)
 
     def __call__(self, event: Event) -> None:
         if event.kind == "value" and self.last in ("text", None):  # a checked value inside the answer
-            self.console.print(event.text, style="cyan", end="", highlight=False, markup=False)
+            self._out(event.text, style="cyan", end="")
             self.last = "text"
             return
         if event.kind != self.last and self.last is not None:
-            self.console.print()
+            self._out("")
         if event.kind == "thinking":
-            self.console.print(event.text, style="dim", end="", highlight=False, markup=False)
+            self._out(event.text, style="dim", end="")
         elif event.kind == "text":
-            self.console.print(event.text, end="", highlight=False, markup=False)
+            self._out(event.text, end="")
         elif event.kind == "progress":
-            self.console.print(event.text, style="magenta", highlight=False, markup=False)
+            self._out(event.text, style="magenta")
             self.last = None
             return
         else:
             args = json.dumps(event.args or {}, ensure_ascii=False)
-            self.console.print(
-                f"→ {event.name}({args}) = {event.text}", style="cyan", highlight=False, markup=False
-            )
+            self._out(f"→ {event.name}({args}) = {event.text}", style="cyan")
             self.last = None
             return
         self.last = event.kind

@@ -24,6 +24,7 @@ import prompts
 from agents.agent_run import make_model, plan_run, run_think
 from agents.cli_common import Display, TerminalApprover, clean_errors
 from agents.cli_engine import BatchOpt, CtxOpt, ExtraBuftsOpt, ThreadsOpt, engine_options
+from agents.cli_progress import Activity, StatusLine, warm_engine
 from agents.runner import run, thread_origin
 from agents.settings import resolve_model
 from agents.toolbox import open_tools, parse_approve, parse_tool_names
@@ -123,6 +124,9 @@ def chat_command(
     ):
         tools = base_tools + (make_memory_tools(store, user) if store is not None and user else [])
         llm = ChatQwen(model=resolve_model(model), base_url=base_url, engine=engine)
+        activity = Activity()
+        with StatusLine(activity):
+            warm_engine(llm, activity)
         known = len(thread_messages_or_empty(saver, thread))
         console.print(f"[dim]thread {thread!r} ({known} messages); /exit quits[/]")
         while True:
@@ -137,17 +141,19 @@ def chat_command(
                 facts = recall_context(store, user, line.strip())
                 system = prompts.render("react", tool_names=sorted(t.name for t in tools))
                 system = f"{system}\n\n{facts}" if facts else system
-            run(
-                line.strip(),
-                chat_model=llm,
-                thread=thread,
-                checkpointer=saver,
-                tools=tools,
-                on_event=Display(console),
-                approve=approve_names,
-                approver=TerminalApprover(),
-                system_prompt=system,
-            )
+            with StatusLine(activity) as status:
+                run(
+                    line.strip(),
+                    chat_model=llm,
+                    thread=thread,
+                    checkpointer=saver,
+                    tools=tools,
+                    on_event=Display(console, status),
+                    approve=approve_names,
+                    approver=TerminalApprover(),
+                    system_prompt=system,
+                    callbacks=[activity],
+                )
             console.print()
 
 

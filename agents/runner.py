@@ -15,6 +15,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
+from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import AIMessage, AIMessageChunk, AnyMessage, HumanMessage, ToolMessage
 from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool
@@ -92,6 +93,7 @@ def run(
     max_input_chars: int = DEFAULT_MAX_INPUT_CHARS,
     spec: GraphSpec | None = None,
     language: str | None = None,
+    callbacks: Sequence[BaseCallbackHandler] = (),
 ) -> RunSummary:
     """Run an agent's graph on ``prompt`` (``None``: resume ``thread``) and return its summary.
 
@@ -126,6 +128,8 @@ def run(
         system_prompt: replaces the default ReAct prompt (e.g. with recalled facts added); for
             plan_execute, the agent's instructions to its executor and verifier.
         max_input_chars: longer prompts are refused with :class:`InputTooLong`.
+        callbacks: LangChain callback handlers for every model and tool call (the CLI's live
+            status line counts tokens with one).
         spec: names the graph: an :class:`~agents.spec.AgentSpec`, a
             :class:`~agents.agent_run.RunPlan`, or :class:`graphs.build.NamedGraph`; ``None`` or a
             graph named ``"auto"``: see :func:`choose_graph` (when that picks the worked graph,
@@ -177,8 +181,9 @@ def run(
     tracer = recording_trace(store_content=trace_content, model=llm.model, prompt=prompt, meta=meta)
     final: dict[str, Any] = dict(graph.get_state(config).values) if saver is not None else {}
     with tracer if trace else nullcontext() as recorder:
-        if recorder is not None:
-            config["callbacks"] = [recorder]
+        handlers = [*callbacks, *([recorder] if recorder is not None else [])]
+        if handlers:
+            config["callbacks"] = handlers
         while True:
             final = _stream(
                 graph, inputs, config, on_event, durable=saver is not None, spec=spec, before=final

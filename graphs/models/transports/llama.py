@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -80,17 +80,25 @@ class LlamaEngine:
         """The loaded ``llama_cpp.Llama`` (probes and loads on first use)."""
         return self.load().llama
 
-    def load(self) -> Loaded:
-        """Probe (once per environment) and load the model, or return the model already loaded."""
+    def load(self, on_stage: Callable[[str], None] | None = None) -> Loaded:
+        """Probe (once per environment) and load the model, or return the model already loaded.
+
+        ``on_stage`` hears what takes time (``"testing …"``, ``"loading …"``), for a display.
+        """
+        say = on_stage or (lambda _: None)
         if self._loaded is None:
             with _LOADING:
                 settings = self.requested
                 if probe_enabled():
                     if not self.path.is_file():
                         raise ConfigError(f"no GGUF file at {self.path}")
-                    settings = (self._probe or EngineProbe()).ensure(self.path, settings)
+                    probe = self._probe or EngineProbe()
+                    if probe.cached(self.path, settings) is None:
+                        say(f"testing the local engine with {self.path.name} on this CPU (once per machine)")
+                    settings = probe.ensure(self.path, settings)
                 key = (str(self.path), settings)
                 if key not in _LOADED:
+                    say(f"loading {self.path.name}")
                     _LOADED[key] = Loaded(load_llama(self.path, settings), settings)
                 self._loaded = _LOADED[key]
         return self._loaded

@@ -74,7 +74,7 @@ class EngineSettings:
     """Whether the user chose ``extra_bufts`` (then a crash is reported, never worked around)."""
     notes: tuple[str, ...] = field(default=(), compare=False)
 
-    def load_args(self) -> dict[str, int]:
+    def load_args(self) -> dict[str, Any]:
         """Keyword arguments for ``llama_cpp.Llama`` (``extra_bufts`` is set on the model params)."""
         return {"n_ctx": self.n_ctx, "n_threads": self.n_threads, "n_batch": min(self.n_batch, self.n_ctx)}
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -62,11 +62,25 @@ class LocalTransport:
         cassette = active()
         if isinstance(cassette, Replayer):
             return ReplayEngine(cassette, self.spec)
+        if isinstance(cassette, Recorder):
+            return RecordingEngine(self._real_engine(), cassette, self.spec)
+        return self._real_engine()
+
+    def _real_engine(self) -> Engine:
         if self._engine is None:
             self._engine = LlamaEngine(resolve_local(self.spec), settings=self.settings)
-        if isinstance(cassette, Recorder):
-            return RecordingEngine(self._engine, cassette, self.spec)
         return self._engine
+
+    def warm(self, on_stage: Callable[[str], None] | None = None) -> None:
+        """Probe and load the engine now (not at the first call), telling ``on_stage`` what it does.
+
+        Nothing happens when a cassette replays or the engine has nothing to load.
+        """
+        if isinstance(active(), Replayer):
+            return
+        load = getattr(self._real_engine(), "load", None)
+        if callable(load):
+            load(on_stage)
 
     @property
     def context_window(self) -> int:
