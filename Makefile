@@ -3,10 +3,12 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+LOCAL_STAMP := $(VENV)/.installed-local
+SMOKE_MODEL ?= qwen2.5-coder-0.5b
 PACKAGES := agents tools graphs prompts
 DEMO_PROMPT ?= A company's revenue grows 15% a year from \$$2M in 2020. Will it reach \$$5M by 2025? If not, what yearly growth rate would it need?
 
-.PHONY: setup setup-local system-deps test lint demo clean
+.PHONY: setup setup-local system-deps test lint demo demo-replay smoke doctor clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,8 +19,11 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 ## setup-local: the in-process llama.cpp engine (compiles once, ~10 min on 2 cores; pip caches the wheel)
-setup-local: setup
+$(LOCAL_STAMP): $(STAMP)
 	$(BIN)/python -m pip install -q -e ".[dev,local]"
+	touch $(LOCAL_STAMP)
+
+setup-local: $(LOCAL_STAMP)
 
 ## system-deps: bubblewrap (code-runner sandbox) and PostgreSQL (memory suite), via apt when root
 system-deps:
@@ -37,10 +42,24 @@ lint: setup
 	$(BIN)/ruff format --check $(PACKAGES) tests
 	$(BIN)/mypy
 
-## demo: install the embedded local model and run a real agent on it
+## demo: install the embedded local model (once) and run a real agent on it
 demo: setup-local
 	$(BIN)/qwengraph models install qwen2.5-coder-1.5b
 	$(BIN)/qwengraph run "$(DEMO_PROMPT)"
+
+## demo-replay: the recorded demo, offline in seconds: no compile, no model download
+demo-replay: setup
+	$(BIN)/qwengraph run "$(DEMO_PROMPT)" --replay tests/cassettes/local/demo_worked_stream.json
+
+## smoke: real agent runs on the real local engine (0.5B model): fails on a crash or a wrong answer
+smoke: setup-local
+	$(BIN)/qwengraph models install $(SMOKE_MODEL)
+	$(BIN)/qwengraph doctor --model local:$(SMOKE_MODEL)
+	QWENGRAPH_SMOKE_MODEL=local:$(SMOKE_MODEL) $(BIN)/pytest -m live tests/smoke -p no:cacheprovider
+
+## doctor: check this machine for the main job
+doctor: setup
+	$(BIN)/qwengraph doctor
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
