@@ -79,7 +79,7 @@ def test_a_prompt_over_the_context_window_is_one_clear_line() -> None:
 
 
 def test_concurrent_calls_on_one_local_model_queue_instead_of_aborting() -> None:
-    from graphs.models.chat import ChatQwen  # noqa: PLC0415 - needs the engine only here
+    from graphs.models.chat import ChatQwen
 
     model = ChatQwen(model=MODEL, max_tokens=8, temperature=0.0)
     prompts = ["Say A.", "Say B.", "Say C."]
