@@ -20,6 +20,7 @@ from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.outputs import LLMResult
 
 ERASE = "\r\x1b[2K"
+WIDTH = 100
 
 
 class Activity(BaseCallbackHandler):
@@ -91,7 +92,7 @@ class StatusLine:
         self.idle = idle
         self.interval = interval
         self.enabled = bool(getattr(self.stream, "isatty", lambda: False)())
-        self._drawn = False
+        self._drawn: str | None = None  # the text on screen, if any
         self._at_line_start = True
         self._last_output = time.monotonic()
         self._lock = threading.Lock()
@@ -113,10 +114,10 @@ class StatusLine:
     def clear(self) -> None:
         """Erase the status line if it is drawn (call before printing anything)."""
         with self._lock:
-            if self._drawn:
+            if self._drawn is not None:
                 self.stream.write(ERASE)
                 self.stream.flush()
-                self._drawn = False
+                self._drawn = None
 
     def printed(self, text: str) -> None:
         """Note that the display printed ``text``."""
@@ -131,10 +132,12 @@ class StatusLine:
             quiet = time.monotonic() - self._last_output >= self.idle
             if not (quiet and self._at_line_start):
                 return
-            width = 100
-            self.stream.write(ERASE + "\x1b[2m" + self.activity.line()[:width] + "\x1b[0m")
+            text = self.activity.line()[:WIDTH]
+            if text == self._drawn:
+                return
+            self.stream.write(ERASE + "\x1b[2m" + text + "\x1b[0m")
             self.stream.flush()
-            self._drawn = True
+            self._drawn = text
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval):

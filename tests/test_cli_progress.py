@@ -96,3 +96,15 @@ def test_warm_engine_reports_stages_and_clears_them() -> None:
     warm_engine(Model(), activity)
     assert seen == ["loading x.gguf…"]
     assert activity.stage is None
+
+
+def test_an_unchanged_status_is_not_redrawn() -> None:
+    activity = Activity()
+    term = Terminal()
+    status = StatusLine(activity, term, idle=0.0)
+    status.draw_now()
+    status.draw_now()
+    assert term.getvalue().count("starting") == 1
+    activity.stage = "loading…"
+    status.draw_now()
+    assert term.getvalue().endswith("\x1b[2mloading…\x1b[0m")
