@@ -22,8 +22,12 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
+from graphs.errors import ConfigError
+from graphs.models.gguf import GGUFError, describe, read_metadata
+from graphs.models.install import Installer
 from graphs.models.profiles import (
     QWEN3,
     QWEN3_CODER,
@@ -35,7 +39,9 @@ from graphs.models.profiles import (
     QWQ,
     R1_DISTILL,
     Profile,
+    get_profile,
 )
+from graphs.models.uri import parse_model_uri
 
 Source = Literal["explicit", "gguf", "server", "name", "default"]
 
@@ -188,3 +194,62 @@ def default(kind: str) -> Detection:
     if kind == "local":
         return Detection(QWEN25, "default", "nothing in the file's metadata or name was recognised")
     return Detection(QWEN3, "default", "the name names no known Qwen generation; assuming Qwen3")
+
+
+# --------------------------------------------------------------------------- one model URI
+
+_FAMILY_PROFILES: dict[str, Profile] = {"qwen2.5": QWEN25, "qwen3": QWEN3}
+
+
+def detect_local(spec: str, *, installer: Installer | None = None) -> Detection:
+    """The profile of a ``local:`` model: its GGUF metadata when the file is here, else the
+    catalogue's entry, else the name (a recorded run replays without the file), else Qwen2.5."""
+    installer = installer or Installer()
+    path = _local_file(spec, installer)
+    if path is not None:
+        try:
+            facts = describe(read_metadata(path))
+        except GGUFError as err:
+            raise ConfigError(f"local:{spec}: {err}") from None
+        found = from_metadata(facts, where=f"GGUF metadata of {path.name}")
+        if found is not None:
+            return found
+        return Detection(QWEN25, "default", f"GGUF metadata of {path.name} names no known Qwen generation")
+    if spec in installer.catalog:
+        entry = installer.catalog.get(spec)
+        why = f"catalogue entry {spec!r} ({entry.description}; the file is not installed here)"
+        return Detection(_FAMILY_PROFILES[entry.chat_family], "name", why)
+    by_name = from_name(Path(spec).name)
+    if by_name is not None:
+        return Detection(by_name.profile, "name", f"no file at {spec}; {by_name.reason}")
+    return default("local")
+
+
+def _local_file(spec: str, installer: Installer) -> Path | None:
+    if spec in installer.catalog:
+        path = installer.path_for(installer.catalog.get(spec))
+    else:
+        path = Path(spec).expanduser()
+    return path if path.is_file() else None
+
+
+def detect(
+    uri: str,
+    *,
+    explicit: str | Profile | None = None,
+    show: Mapping[str, Any] | None = None,
+    installer: Installer | None = None,
+) -> Detection:
+    """The profile for a model URI: ``explicit`` wins, then the model's own metadata (a ``local:``
+    GGUF file, or Ollama's ``show`` body when given), then the name, then the default."""
+    if explicit is not None:
+        profile = explicit if isinstance(explicit, Profile) else get_profile(explicit)
+        return Detection(profile, "explicit", "named by the user")
+    parsed = parse_model_uri(uri)
+    if parsed.kind == "local":
+        return detect_local(parsed.name, installer=installer)
+    if show is not None:
+        found = from_ollama_show(show, model=parsed.name)
+        if found is not None:
+            return found
+    return from_name(parsed.name) or default(parsed.kind)
