@@ -107,8 +107,8 @@ def from_template(template: str, *, where: str) -> Detection | None:
     if "<function=" in template:
         if "preserve_thinking" in template:
             return found(QWEN36, "XML tool calls and preserve_thinking (Qwen3.6+ template)")
-        if "enable_thinking" in template or "vision_start" in template:
-            return found(QWEN35, "XML tool calls with a thinking switch or image slots (Qwen3.5 template)")
+        if "think" in template.lower() or "vision_start" in template:
+            return found(QWEN35, "XML tool calls with thinking or image slots (Qwen3.5 template)")
         return found(QWEN3_CODER, "XML tool calls without thinking (Qwen3-Coder template)")
     opens = bool(_OPENS_THINK.search(template))
     if "enable_thinking" in template:

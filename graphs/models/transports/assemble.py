@@ -46,7 +46,7 @@ class DeltaAssembler:
         self._think = think
         self._forced = thinking_forced
         self._thought = False
-        self._tool_names = list(tool_names)
+        self._tool_names = tool_names if isinstance(tool_names, Mapping) else list(tool_names)
         self._content = ContentStream(
             expect_thinking=expect_thinking, detect_tool_calls=bool(tool_names), keep_edges=keep_edges
         )
@@ -123,6 +123,15 @@ class DeltaAssembler:
                 delta.text += piece.text
                 if piece.text.strip():
                     self._answered = True
+
+
+def tool_schemas(tools: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Tool name to its ``parameters`` schema, from OpenAI function schemas.
+
+    Used wherever tool names are: it is a collection of the names, and XML tool calls
+    (``<parameter=…>`` values are text) are typed by it.
+    """
+    return {t["function"]["name"]: t["function"].get("parameters") or {} for t in tools}
 
 
 def _has_output(delta: Delta) -> bool:

@@ -31,7 +31,7 @@ from graphs.models.chatml import FAMILIES, Family, render_chatml
 from graphs.models.install import resolve_local
 from graphs.models.profile_detect import Detection, detect_local
 from graphs.models.profiles import QWEN3, QWEN25, Profile
-from graphs.models.transports.assemble import DeltaAssembler
+from graphs.models.transports.assemble import DeltaAssembler, tool_schemas
 from graphs.models.transports.base import ChatRequest, Delta, Usage
 from graphs.models.transports.engine import Engine, Piece
 from graphs.models.transports.llama import LlamaEngine
@@ -162,7 +162,7 @@ class LocalTransport:
             request.sampling.get("stop") or [],
             include=bool(request.sampling.get("include_stop_str_in_output")),
         )
-        names = [t["function"]["name"] for t in request.tools]
+        names = tool_schemas(request.tools)
         assembler = DeltaAssembler(
             think=request.think,
             tool_names=names,

@@ -18,7 +18,7 @@ import ollama
 
 from graphs.errors import ConfigError, ModelError, ModelNotFound, ServerError, ServerUnavailable
 from graphs.models.images import image_bytes_base64
-from graphs.models.transports.assemble import DeltaAssembler
+from graphs.models.transports.assemble import DeltaAssembler, tool_schemas
 from graphs.models.transports.base import ChatRequest, Delta, Usage
 from graphs.models.transports.retry import RetryPolicy, aretrying, final_error, retrying
 
@@ -101,7 +101,7 @@ class OllamaTransport:
             raise self._translate(exc, request.model) from None
 
     def _assembler(self, request: ChatRequest) -> DeltaAssembler:
-        names = [t["function"]["name"] for t in request.tools]
+        names = tool_schemas(request.tools)
         return DeltaAssembler(
             think=request.think,
             tool_names=names,

@@ -26,7 +26,7 @@ import httpx
 from graphs.errors import ModelError, ModelNotFound, ResponseFormatError, ServerError, ServerUnavailable
 from graphs.models.images import data_url
 from graphs.models.qwen import field_thinking, soft_switch
-from graphs.models.transports.assemble import DeltaAssembler
+from graphs.models.transports.assemble import DeltaAssembler, tool_schemas
 from graphs.models.transports.base import ChatRequest, Delta, Usage
 from graphs.models.transports.retry import RetryPolicy, aretrying, final_error, retrying
 
@@ -160,7 +160,7 @@ class OpenAITransport:
             raise self._transport_error(exc) from None
 
     def _assembler(self, request: ChatRequest) -> DeltaAssembler:
-        names = [t["function"]["name"] for t in request.tools]
+        names = tool_schemas(request.tools)
         return DeltaAssembler(
             think=request.think,
             tool_names=names,
