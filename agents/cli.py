@@ -40,7 +40,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-app.add_typer(models_app, name="models", help="Install and manage the embedded local models.")
+app.add_typer(
+    models_app, name="models", help="Install and manage the embedded local models; show a model's profile."
+)
 register_retrieval(app)
 register_threads(app)
 register_workflow(app)
@@ -132,6 +134,14 @@ def run_command(
     threads: ThreadsOpt = None,
     batch: BatchOpt = None,
     extra_bufts: ExtraBuftsOpt = None,
+    profile: Annotated[
+        str | None,
+        typer.Option("--profile", help="The model's Qwen profile (qwen3, qwen3.5, …); default: detected."),
+    ] = None,
+    images: Annotated[
+        list[Path] | None,
+        typer.Option("--image", help="An image file for the prompt (repeatable; vision models only)."),
+    ] = None,
 ) -> None:
     """Run an agent on PROMPT: plain ReAct with --tools, or a named --agent (its tools and prompt)."""
     if not prompt.strip():
@@ -164,7 +174,9 @@ def run_command(
         maybe_checkpointer(thread is not None, memory) as saver,
         status or nullcontext(),
     ):
-        chat_model = make_model(plan, model=model, base_url=base_url, timeout=timeout, engine=engine)
+        chat_model = make_model(
+            plan, model=model, base_url=base_url, timeout=timeout, engine=engine, profile=profile
+        )
         warm_engine(chat_model, activity)
         result = run(
             prompt,
@@ -185,6 +197,7 @@ def run_command(
             spec=plan,
             language=plan.language,
             callbacks=[activity],
+            images=images or (),
         )
     if as_json:
         sys.stdout.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")

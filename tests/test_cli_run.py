@@ -53,7 +53,9 @@ def test_ollama_native(ollama_server: OllamaServer, stream: bool) -> None:
     assistant = second["messages"][-2]
     assert assistant["tool_calls"][0]["function"]["arguments"] == {"expression": "17*23"}
     # the call belongs to the current turn: its own thinking goes back in Ollama's field, not the text
-    assert "calculator tool" in assistant["thinking"] and "calculator tool" not in assistant.get("content", "")
+    assert "calculator tool" in assistant["thinking"] and "calculator tool" not in assistant.get(
+        "content", ""
+    )
 
 
 @pytest.mark.parametrize("style", ["reasoning", "reasoning_content", "both"])

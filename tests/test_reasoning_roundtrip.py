@@ -45,7 +45,9 @@ def run_agent(model: ChatQwen) -> dict[str, Any]:
     graph = build_react(model, [lookup], max_steps=6)
     history = [
         HumanMessage("What did we say before?"),
-        AIMessage(content=[{"type": "reasoning", "reasoning": OLD_THOUGHT}, {"type": "text", "text": "Hello."}]),
+        AIMessage(
+            content=[{"type": "reasoning", "reasoning": OLD_THOUGHT}, {"type": "text", "text": "Hello."}]
+        ),
         HumanMessage("Look up a, b and c, one at a time."),
     ]
     return graph.invoke({"messages": history, "steps": 0})
@@ -126,5 +128,7 @@ def test_preserve_thinking_sends_every_turns_thinking_to_qwen36() -> None:
         model = ChatQwen(model="openai:Qwen/Qwen3.6-27B", base_url=server.base_url, preserve_thinking=True)
         run_agent(model)
         requests = server.chat_requests
-    assert all(r["chat_template_kwargs"] == {"enable_thinking": True, "preserve_thinking": True} for r in requests)
+    assert all(
+        r["chat_template_kwargs"] == {"enable_thinking": True, "preserve_thinking": True} for r in requests
+    )
     assert [m.get("reasoning") for m in assistant_turns(requests[-1])] == [OLD_THOUGHT, *THOUGHTS]

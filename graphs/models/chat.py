@@ -237,7 +237,11 @@ class ChatQwen(BaseChatModel):
     ) -> ChatResult:
         request = self.build_request(messages, stop, stream=False, **kwargs)
         deltas = list(self.get_transport().chat(request))
-        retry = self._recovery(request, **kwargs) if lacks_answer(deltas) else None
+        retry = (
+            self._recovery(request, **kwargs)
+            if lacks_answer(deltas, tools_offered=bool(request.tools))
+            else None
+        )
         keep = request.prefill is not None
         if retry is None:
             return _result(deltas, self.model_name, keep_space=keep)
@@ -254,7 +258,11 @@ class ChatQwen(BaseChatModel):
     ) -> ChatResult:
         request = self.build_request(messages, stop, stream=False, **kwargs)
         deltas = [d async for d in self.get_transport().achat(request)]
-        retry = self._recovery(request, **kwargs) if lacks_answer(deltas) else None
+        retry = (
+            self._recovery(request, **kwargs)
+            if lacks_answer(deltas, tools_offered=bool(request.tools))
+            else None
+        )
         keep = request.prefill is not None
         if retry is None:
             return _result(deltas, self.model_name, keep_space=keep)
@@ -298,7 +306,9 @@ class ChatQwen(BaseChatModel):
         kwargs: dict[str, Any],
     ) -> ChatRequest | None:
         """The retry request after a streamed response without an answer (once), else ``None``."""
-        if chunker.extra.get("recovered") or not lacks_answer(chunker.seen):
+        if chunker.extra.get("recovered") or not lacks_answer(
+            chunker.seen, tools_offered=bool(request.tools)
+        ):
             return None
         retry = self._recovery(request, **kwargs)
         if retry is None:

@@ -134,27 +134,31 @@ _ARCHITECTURES: dict[str, tuple[Profile, str]] = {
 }
 
 
-def from_metadata(facts: Mapping[str, str], *, where: str) -> Detection | None:
+def from_metadata(facts: Mapping[str, str], *, where: str, jinja: bool = True) -> Detection | None:
     """The profile for a model's own metadata: ``chat_template``, ``architecture`` and name fields.
 
     ``facts`` is :func:`graphs.models.gguf.describe` of a GGUF file, or the same keys from Ollama's
-    ``/api/show``. The template decides when it is recognisable; else the name fields (the model's
-    own ``general.name``, not a file name); else the architecture.
+    ``/api/show`` (``jinja=False``: Ollama's Go templates never mention ``enable_thinking``). The
+    template decides when it is recognisable; else the name fields (the model's own
+    ``general.name``, not a file name); else the architecture.
     """
     template = facts.get("chat_template", "")
     arch = facts.get("architecture", "")
     by_template = from_template(template, where=where) if template else None
     if by_template is not None:
+        suffix = f"; architecture {arch!r}" if arch else ""
         if by_template.profile is QWEN35 and "3.6" in _own_name(facts):
-            return Detection(QWEN36, by_template.source, by_template.reason + "; general.name says Qwen3.6")
-        return by_template
+            return Detection(
+                QWEN36, by_template.source, by_template.reason + suffix + "; general.name says 3.6"
+            )
+        return Detection(by_template.profile, by_template.source, by_template.reason + suffix)
     own = _own_name(facts)
     by_name = from_name(own) if own else None
     source: Source = "gguf" if where.startswith("GGUF") else "server"
     if by_name is not None:
         why = f"general.name {own!r} names {by_name.profile.title}"
         return Detection(by_name.profile, source, f"{where}: {why}")
-    if arch in ("qwen3", "qwen3moe") and template:
+    if arch in ("qwen3", "qwen3moe") and template and jinja:
         why = f"architecture {arch!r} with a chat template that has no thinking switch (Instruct-2507)"
         return Detection(QWEN3_INSTRUCT_2507, source, f"{where}: {why}")
     if arch in _ARCHITECTURES:
@@ -182,7 +186,7 @@ def ollama_facts(show: Mapping[str, Any]) -> dict[str, str]:
 
 def from_ollama_show(show: Mapping[str, Any], *, model: str) -> Detection | None:
     """The profile Ollama's ``/api/show`` for ``model`` points at (capabilities refine it)."""
-    found = from_metadata(ollama_facts(show), where=f"Ollama /api/show for {model}")
+    found = from_metadata(ollama_facts(show), where=f"Ollama /api/show for {model}", jinja=False)
     capabilities = set(show.get("capabilities") or ())
     if found is not None and found.profile is QWEN3 and capabilities and "thinking" not in capabilities:
         return Detection(QWEN3_INSTRUCT_2507, "server", found.reason + "; no 'thinking' capability")
@@ -222,7 +226,7 @@ def detect_local(spec: str, *, installer: Installer | None = None) -> Detection:
     by_name = from_name(Path(spec).name)
     if by_name is not None:
         return Detection(by_name.profile, "name", f"no file at {spec}; {by_name.reason}")
-    return default("local")
+    return Detection(QWEN25, "default", f"no file at {spec} and its name names no Qwen generation")
 
 
 def _local_file(spec: str, installer: Installer) -> Path | None:

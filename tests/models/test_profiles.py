@@ -50,7 +50,7 @@ def template(name: str) -> str:
 def test_every_family_from_its_name(name: str, expected: str) -> None:
     found = from_name(name)
     assert found is not None and found.profile.name == expected
-    assert found.source == "name" and name in found.reason or "Ollama" in found.reason
+    assert (found.source == "name" and name in found.reason) or "Ollama" in found.reason
 
 
 def test_unknown_names_fall_back_to_the_default_with_a_reason() -> None:
@@ -154,14 +154,18 @@ def test_ollama_show_decides_for_names_that_say_nothing() -> None:
     }
     found = from_ollama_show(show, model="agent:latest")
     assert found is not None and found.profile is QWEN36
-    plain = {"template": "{{ .Prompt }}", "model_info": {"general.architecture": "qwen3"}, "capabilities": ["tools"]}
+    plain = {
+        "template": "{{ .Prompt }}",
+        "model_info": {"general.architecture": "qwen3"},
+        "capabilities": ["tools"],
+    }
     found = from_ollama_show(plain, model="x")
     assert found is not None and found.profile.name == "qwen3-instruct-2507"
 
 
 def test_explicit_profile_wins_and_unknown_names_are_refused() -> None:
     assert detect("ollama:qwen3:8b", explicit="qwen3.5").profile.name == "qwen3.5"
-    with pytest.raises(ConfigError, match="unknown profile 'qwen9'.*qwen2.5, qwen3"):
+    with pytest.raises(ConfigError, match=r"unknown profile 'qwen9'.*qwen2\.5, qwen3"):
         get_profile("qwen9")
     assert get_profile("Qwen2.5-Coder") is QWEN25
 
@@ -212,12 +216,14 @@ def test_requests_follow_the_profile() -> None:
 
 
 def test_what_a_profile_cannot_do_is_refused_clearly() -> None:
-    image = HumanMessage(content=[{"type": "text", "text": "what is this?"}, {"type": "image", "url": "http://x/y.png"}])
+    image = HumanMessage(
+        content=[{"type": "text", "text": "what is this?"}, {"type": "image", "url": "http://x/y.png"}]
+    )
     with pytest.raises(ConfigError, match=r"cannot see images \(profile qwen3"):
         model("qwen3").invoke([image])
     with pytest.raises(ConfigError, match="no /think /no_think soft switch"):
         model("qwen3.5", think_switch="soft_switch").invoke("hi")
-    with pytest.raises(ConfigError, match="preserve_thinking needs a Qwen3.6"):
+    with pytest.raises(ConfigError, match=r"preserve_thinking needs a Qwen3\.6"):
         model("qwen3", preserve_thinking=True).invoke("hi")
 
 
@@ -235,9 +241,13 @@ def test_reasoning_scope_follows_the_profile() -> None:
         HumanMessage("first"),
         AIMessage(content=[{"type": "reasoning", "reasoning": "old"}, {"type": "text", "text": "A"}]),
         HumanMessage("second"),
-        AIMessage(content=[{"type": "reasoning", "reasoning": "plan"}], tool_calls=[{"name": "f", "args": {}, "id": "1"}]),
+        AIMessage(
+            content=[{"type": "reasoning", "reasoning": "plan"}],
+            tool_calls=[{"name": "f", "args": {}, "id": "1"}],
+        ),
         ToolMessage("42", tool_call_id="1"),
     ]
+
     def sent(llm: ChatQwen) -> list[str | None]:
         request = llm.build_request(history, None, stream=False)
         return [m.get("reasoning_content") for m in request.messages if m["role"] == "assistant"]

@@ -63,7 +63,9 @@ def test_documented_qwen35_form_typed_by_the_schema() -> None:
         "<parameter=days>\n3\n</parameter></function></tool_call>"
     )
     found = parse_text_tool_calls(text, tools)
-    assert [(c.name, c.args) for c in found.calls] == [("get_weather", {"location": "San Francisco", "days": 3})]
+    assert [(c.name, c.args) for c in found.calls] == [
+        ("get_weather", {"location": "San Francisco", "days": 3})
+    ]
 
 
 def test_values_keep_their_declared_types() -> None:
@@ -135,11 +137,24 @@ def test_quoted_form_in_prose_is_not_a_call() -> None:
 
 
 def test_streamed_bare_call_is_held_and_read_at_the_end() -> None:
-    assembler = DeltaAssembler(think=True, tool_names=tool_schemas([
-        {"type": "function", "function": {"name": "calc", "parameters": {"properties": {"n": {"type": "integer"}}}}}
-    ]))
+    assembler = DeltaAssembler(
+        think=True,
+        tool_names=tool_schemas(
+            [
+                {
+                    "type": "function",
+                    "function": {"name": "calc", "parameters": {"properties": {"n": {"type": "integer"}}}},
+                }
+            ]
+        ),
+    )
     shown = ""
-    for chunk in ["Let me compute.\n<fun", "ction=calc>\n<param", "eter=n>\n4", "2\n</parameter>\n</function>"]:
+    for chunk in [
+        "Let me compute.\n<fun",
+        "ction=calc>\n<param",
+        "eter=n>\n4",
+        "2\n</parameter>\n</function>",
+    ]:
         delta = assembler.feed(content=chunk)
         shown += delta.text if delta else ""
     closing = assembler.finish("stop")

@@ -113,7 +113,7 @@ class OllamaTransport:
         """Ollama's ``/api/show`` for ``model`` (template, model_info, capabilities), or ``None``
         when the server cannot say (unreachable, unknown model): detection then falls back."""
         try:
-            return self.client.show(model).model_dump(exclude_none=True)
+            return self.client.show(model).model_dump(exclude_none=True, by_alias=True)
         except (ollama.ResponseError, ConnectionError, httpx.HTTPError, ValueError):
             return None
 
