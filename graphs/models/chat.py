@@ -1,7 +1,8 @@
 """``ChatQwen``: one LangChain chat model for Qwen on any server.
 
-Picks a transport from the model URI, maps the thinking switch and Qwen3's sampling defaults per
-mode, strips past thinking from the history it sends, and turns the transport's neutral deltas into
+Picks a transport from the model URI, applies the model's Qwen profile (thinking switch, card
+sampling per mode, the current turn's thinking sent back: :mod:`graphs.models.profile_request`),
+and turns the transport's neutral deltas into
 langchain-core messages: thinking as ``reasoning`` content blocks (never answer text), tool calls
 as ``tool_calls``, unreadable tool calls as ``invalid_tool_calls`` with a precise error.
 
