@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 
 from agents.agent_run import make_model, plan_run, run_think
-from agents.cli_common import Display, TerminalApprover, clean_errors, fail
+from agents.cli_common import Display, ProfileOpt, TerminalApprover, clean_errors, fail
 from agents.cli_doctor import doctor_command
 from agents.cli_engine import BatchOpt, CtxOpt, ExtraBuftsOpt, ThreadsOpt, engine_options
 from agents.cli_export import register as register_export
@@ -134,10 +134,7 @@ def run_command(
     threads: ThreadsOpt = None,
     batch: BatchOpt = None,
     extra_bufts: ExtraBuftsOpt = None,
-    profile: Annotated[
-        str | None,
-        typer.Option("--profile", help="The model's Qwen profile (qwen3, qwen3.5, …); default: detected."),
-    ] = None,
+    profile: ProfileOpt = None,
     images: Annotated[
         list[Path] | None,
         typer.Option("--image", help="An image file for the prompt (repeatable; vision models only)."),
