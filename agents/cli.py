@@ -28,7 +28,7 @@ from agents.cli_threads import MEMORY_HELP, maybe_checkpointer
 from agents.cli_threads import register as register_threads
 from agents.cli_trace import trace_app
 from agents.cli_workflow import register as register_workflow
-from agents.runner import Event, run
+from agents.runner import Event, check_images, run
 from agents.toolbox import open_tools, parse_approve, parse_tool_names
 from graphs.errors import ConfigError
 from graphs.models.cassette import record, replay
@@ -174,6 +174,8 @@ def run_command(
         chat_model = make_model(
             plan, model=model, base_url=base_url, timeout=timeout, engine=engine, profile=profile
         )
+        if images:
+            check_images(chat_model, images)  # before a local engine loads for nothing
         warm_engine(chat_model, activity)
         result = run(
             prompt,

@@ -31,7 +31,7 @@ from graphs.build import INLINE_RESULTS, STREAMED_ANSWER, GraphSpec, NamedGraph,
 from graphs.errors import ConfigError
 from graphs.memory.traces import recording_trace
 from graphs.models.chat import ChatQwen
-from graphs.models.images import image_block
+from graphs.models.images import LOCAL_IMAGES, image_block
 from graphs.summary import RunSummary, summarize
 from tools import calculator
 
@@ -210,6 +210,15 @@ def run(
         if recorder is not None:
             recorder.set_answer(summary.answer)
     return summary
+
+
+def check_images(llm: ChatQwen, images: Sequence[str | Path]) -> None:
+    """Refuse images now, before any work, when the model cannot take them (its profile cannot see
+    images, or it runs in process). Raises :class:`ConfigError` with the same message a request would.
+    """
+    llm.build_request([request_message("", images)], None, stream=False)  # the profile refuses
+    if llm.model.startswith("local:"):
+        raise ConfigError(LOCAL_IMAGES)
 
 
 def request_message(prompt: str, images: Sequence[str | Path] = ()) -> HumanMessage:

@@ -187,3 +187,11 @@ def test_bad_image_files_are_one_line_errors(tmp_path: Path) -> None:
     text.write_text("hi")
     wrong = cli("run", "x", "--image", str(text), "--model", "ollama:qwen3.5:9b")
     assert wrong.exit_code == 2 and "not an image file" in wrong.stderr
+
+
+def test_local_models_refuse_images_before_loading_anything(tmp_path: Path) -> None:
+    image = tmp_path / "dot.png"
+    image.write_bytes(PNG)
+    args = ["run", "What is this?", "--image", str(image), "--model", "local:/nowhere/q.gguf"]
+    result = cli(*args, "--profile", "qwen3.5", "--graph", "react")
+    assert result.exit_code == 2 and "cannot take images" in result.stderr

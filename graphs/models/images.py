@@ -27,6 +27,10 @@ from graphs.errors import ConfigError
 
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
 """Larger files are refused: servers reject them, and a 20 MB base64 body is already a lot."""
+LOCAL_IMAGES = (
+    "the local transport runs text-only llama.cpp models and cannot take images; "
+    "use a vision model through Ollama or an OpenAI-compatible server"
+)
 _IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp", "image/gif", "image/bmp")
 
 

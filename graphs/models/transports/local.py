@@ -28,6 +28,7 @@ from graphs.models.budget import THINK_CLOSE, ThinkingMeter, continuation_prompt
 from graphs.models.cassette import Recorder, Replayer, active
 from graphs.models.catalog import ChatFamily
 from graphs.models.chatml import FAMILIES, Family, render_chatml
+from graphs.models.images import LOCAL_IMAGES
 from graphs.models.install import resolve_local
 from graphs.models.profile_detect import Detection, detect_local
 from graphs.models.profiles import QWEN3, QWEN25, Profile
@@ -131,10 +132,7 @@ class LocalTransport:
             ConfigError: the request holds images (llama.cpp runs the text model only).
         """
         if any(m.get("images") for m in request.messages):
-            raise ConfigError(
-                "the local transport runs text-only llama.cpp models and cannot take images; "
-                "use a vision model through Ollama or an OpenAI-compatible server"
-            )
+            raise ConfigError(LOCAL_IMAGES)
         text = render_chatml(
             request.messages,
             request.tools,
