@@ -28,6 +28,7 @@ from agents.toolbox import DEFAULT_TOOLS, open_tools
 from graphs.errors import ConfigError
 from graphs.models.chat import ChatQwen
 from graphs.models.install import list_models
+from graphs.models.profiles import get_profile
 from graphs.summary import RunSummary
 from tools.retrieval import default_db_path
 
@@ -170,11 +171,15 @@ def make_model(
     base_url: str | None = None,
     timeout: float = 300.0,
     engine: dict[str, Any] | None = None,
+    profile: str | None = None,
 ) -> ChatQwen:
     """The chat model for ``plan`` (thinking policy ``"auto"`` and the budget live on the model).
 
-    ``engine`` holds local-engine settings (``n_ctx``, ``n_threads``, ``n_batch``, ``extra_bufts``).
+    ``engine`` holds local-engine settings (``n_ctx``, ``n_threads``, ``n_batch``, ``extra_bufts``);
+    ``profile`` names its Qwen profile (``None``: detected).
     """
+    if profile is not None:
+        get_profile(profile)  # an unknown name fails here, before any tool is opened
     return ChatQwen(
         model=pick_model(model, plan.model),
         base_url=base_url,
@@ -182,6 +187,7 @@ def make_model(
         think=AUTO if plan.think == AUTO else None,
         thinking_budget=plan.thinking_budget,
         engine=engine,
+        qwen_profile=profile,
     )
 
 

@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 
 from agents.agent_run import make_model, plan_run, run_think
-from agents.cli_common import Display, TerminalApprover, clean_errors, fail
+from agents.cli_common import Display, ProfileOpt, TerminalApprover, clean_errors, fail
 from agents.cli_doctor import doctor_command
 from agents.cli_engine import BatchOpt, CtxOpt, ExtraBuftsOpt, ThreadsOpt, engine_options
 from agents.cli_export import register as register_export
@@ -28,7 +28,7 @@ from agents.cli_threads import MEMORY_HELP, maybe_checkpointer
 from agents.cli_threads import register as register_threads
 from agents.cli_trace import trace_app
 from agents.cli_workflow import register as register_workflow
-from agents.runner import Event, run
+from agents.runner import Event, check_images, run
 from agents.toolbox import open_tools, parse_approve, parse_tool_names
 from graphs.errors import ConfigError
 from graphs.models.cassette import record, replay
@@ -40,7 +40,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-app.add_typer(models_app, name="models", help="Install and manage the embedded local models.")
+app.add_typer(
+    models_app, name="models", help="Install and manage the embedded local models; show a model's profile."
+)
 register_retrieval(app)
 register_threads(app)
 register_workflow(app)
@@ -132,6 +134,11 @@ def run_command(
     threads: ThreadsOpt = None,
     batch: BatchOpt = None,
     extra_bufts: ExtraBuftsOpt = None,
+    profile: ProfileOpt = None,
+    images: Annotated[
+        list[Path] | None,
+        typer.Option("--image", help="An image file for the prompt (repeatable; vision models only)."),
+    ] = None,
 ) -> None:
     """Run an agent on PROMPT: plain ReAct with --tools, or a named --agent (its tools and prompt)."""
     if not prompt.strip():
@@ -164,7 +171,11 @@ def run_command(
         maybe_checkpointer(thread is not None, memory) as saver,
         status or nullcontext(),
     ):
-        chat_model = make_model(plan, model=model, base_url=base_url, timeout=timeout, engine=engine)
+        chat_model = make_model(
+            plan, model=model, base_url=base_url, timeout=timeout, engine=engine, profile=profile
+        )
+        if images:
+            check_images(chat_model, images)  # before a local engine loads for nothing
         warm_engine(chat_model, activity)
         result = run(
             prompt,
@@ -185,6 +196,7 @@ def run_command(
             spec=plan,
             language=plan.language,
             callbacks=[activity],
+            images=images or (),
         )
     if as_json:
         sys.stdout.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")

@@ -7,7 +7,7 @@ import sqlite3
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -17,6 +17,12 @@ from agents.cli_progress import StatusLine
 from agents.runner import Event
 from graphs.errors import QwenGraphError
 from tools.errors import ToolError, ToolInputError, ToolLimitError
+
+ProfileOpt = Annotated[
+    str | None,
+    typer.Option("--profile", help="The model's Qwen profile (qwen3, qwen3.5, …); default: detected."),
+]
+"""``--profile NAME`` (see graphs.models.profiles), shared by run, chat and resume."""
 
 
 def fail(message: str, code: int) -> typer.Exit:

@@ -1,4 +1,4 @@
-"""``qwengraph models …``: list, install, locate and remove local GGUF models.
+"""``qwengraph models …``: list, install, locate and remove local GGUF models; show a model's profile.
 
 The commands are thin: the work is done by :class:`graphs.models.install.Installer`. An installer
 placed in the click context (``CliRunner().invoke(models_app, args, obj=Installer(...))``) is used
@@ -25,6 +25,7 @@ from rich.progress import (
 from rich.table import Table
 
 from agents.cli_common import clean_errors
+from graphs.models.chat import ChatQwen
 from graphs.models.install import Installer, ModelStatus
 
 models_app = typer.Typer(
@@ -123,3 +124,32 @@ def remove_command(ctx: typer.Context, name: NameArg) -> None:
     with clean_errors():
         removed = _installer(ctx).remove(name)
         typer.echo(f"removed {name}" if removed else f"{name} was not installed")
+
+
+@models_app.command("profile")
+def profile_command(
+    uri: Annotated[str, typer.Argument(help="Model URI: ollama:…, openai:… or local:<name or path.gguf>.")],
+    base_url: Annotated[str | None, typer.Option(help="Server URL (else QWENGRAPH_BASE_URL).")] = None,
+    profile: Annotated[
+        str | None, typer.Option("--profile", help="Name a profile instead of detecting it.")
+    ] = None,
+) -> None:
+    """Print the Qwen generation profile for a model and why it was picked.
+
+    The evidence, in order: --profile; the model's own metadata (a local GGUF file's chat template
+    and architecture, or Ollama's /api/show when the name says nothing); the name; a default.
+    """
+    with clean_errors():
+        llm = ChatQwen(model=uri, base_url=base_url, qwen_profile=profile)
+        found = llm.profile_detection()
+        console = Console(highlight=False)
+        table = Table(show_header=False, box=None, pad_edge=False)
+        table.add_column(style="bold")
+        table.add_column(overflow="fold")
+        for key, value in found.profile.summary().items():
+            table.add_row(key, value)
+        for note in found.profile.notes:
+            table.add_row("note", note)
+        table.add_row("picked from", found.source)
+        table.add_row("why", found.reason)
+        console.print(table)

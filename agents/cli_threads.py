@@ -22,7 +22,7 @@ from rich.console import Console
 
 import prompts
 from agents.agent_run import make_model, plan_run, run_think
-from agents.cli_common import Display, TerminalApprover, clean_errors
+from agents.cli_common import Display, ProfileOpt, TerminalApprover, clean_errors
 from agents.cli_engine import BatchOpt, CtxOpt, ExtraBuftsOpt, ThreadsOpt, engine_options
 from agents.cli_progress import Activity, StatusLine, warm_engine
 from agents.runner import run, thread_origin
@@ -32,6 +32,7 @@ from graphs.errors import ConfigError
 from graphs.memory import make_memory_tools, open_checkpointer, open_store, recall_context
 from graphs.models.chat import ChatQwen
 from graphs.models.messages import reasoning_text
+from graphs.models.profiles import get_profile
 
 MEMORY_HELP = "Thread storage: sqlite:///PATH, postgres://..., memory:// (else QWENGRAPH_MEMORY)."
 ModelOpt = Annotated[
@@ -110,12 +111,15 @@ def chat_command(
     threads: ThreadsOpt = None,
     batch: BatchOpt = None,
     extra_bufts: ExtraBuftsOpt = None,
+    profile: ProfileOpt = None,
 ) -> None:
     """Chat in a thread that survives restarts; /exit (or end of input) quits."""
     console = Console(highlight=False)
     approve_names = parse_approve(approve)
     with clean_errors():
         engine = engine_options(ctx, threads, batch, extra_bufts)
+        if profile is not None:
+            get_profile(profile)  # an unknown name fails here, not at the first message
     with (
         clean_errors(),
         open_checkpointer(memory_uri(memory)) as saver,
@@ -123,7 +127,7 @@ def chat_command(
         user_store(user, memory) as store,
     ):
         tools = base_tools + (make_memory_tools(store, user) if store is not None and user else [])
-        llm = ChatQwen(model=resolve_model(model), base_url=base_url, engine=engine)
+        llm = ChatQwen(model=resolve_model(model), base_url=base_url, engine=engine, qwen_profile=profile)
         activity = Activity()
         with StatusLine(activity):
             warm_engine(llm, activity)
@@ -176,6 +180,7 @@ def resume_command(
     threads: ThreadsOpt = None,
     batch: BatchOpt = None,
     extra_bufts: ExtraBuftsOpt = None,
+    profile: ProfileOpt = None,
 ) -> None:
     """Continue a run that was interrupted (killed, or waiting for approval) from its last step.
 
@@ -192,7 +197,7 @@ def resume_command(
         with open_tools(plan.tools, session_id=thread) as opened:
             result = run(
                 None,
-                chat_model=make_model(plan, model=model, base_url=base_url, engine=engine),
+                chat_model=make_model(plan, model=model, base_url=base_url, engine=engine, profile=profile),
                 thread=thread,
                 checkpointer=saver,
                 tools=opened,

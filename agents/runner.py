@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal, cast
 
 from langchain_core.callbacks import BaseCallbackHandler
@@ -30,6 +31,7 @@ from graphs.build import INLINE_RESULTS, STREAMED_ANSWER, GraphSpec, NamedGraph,
 from graphs.errors import ConfigError
 from graphs.memory.traces import recording_trace
 from graphs.models.chat import ChatQwen
+from graphs.models.images import LOCAL_IMAGES, image_block
 from graphs.summary import RunSummary, summarize
 from tools import calculator
 
@@ -94,6 +96,8 @@ def run(
     spec: GraphSpec | None = None,
     language: str | None = None,
     callbacks: Sequence[BaseCallbackHandler] = (),
+    images: Sequence[str | Path] = (),
+    profile: str | None = None,
 ) -> RunSummary:
     """Run an agent's graph on ``prompt`` (``None``: resume ``thread``) and return its summary.
 
@@ -136,10 +140,12 @@ def run(
             ``system_prompt`` gives way to the graph's own). Resume a thread with the graph that
             started it.
         language: answer in this language (added to the graph's default prompt).
+        images: image files sent with the prompt (models whose profile can see images; servers only).
+        profile: the model's Qwen profile name when ``chat_model`` is not given (``None``: detected).
     """
     if prompt is not None:
         check_input(prompt, max_input_chars)
-    llm = chat_model or ChatQwen(model=resolve_model(model), base_url=base_url)
+    llm = chat_model or ChatQwen(model=resolve_model(model), base_url=base_url, qwen_profile=profile)
     if not stream:
         llm = llm.model_copy(update={"disable_streaming": True})
     if force_tool is None:
@@ -176,7 +182,7 @@ def run(
             raise ConfigError(f"thread {thread!r} has no unfinished run to resume")
         inputs = None
     else:
-        inputs = {"messages": [HumanMessage(content=prompt)], "steps": 0}
+        inputs = {"messages": [request_message(prompt, images)], "steps": 0}
     meta = {"thread": thread, "resumed": prompt is None}
     tracer = recording_trace(store_content=trace_content, model=llm.model, prompt=prompt, meta=meta)
     final: dict[str, Any] = dict(graph.get_state(config).values) if saver is not None else {}
@@ -206,6 +212,22 @@ def run(
     return summary
 
 
+def check_images(llm: ChatQwen, images: Sequence[str | Path]) -> None:
+    """Refuse images now, before any work, when the model cannot take them (its profile cannot see
+    images, or it runs in process). Raises :class:`ConfigError` with the same message a request would.
+    """
+    llm.build_request([request_message("", images)], None, stream=False)  # the profile refuses
+    if llm.model.startswith("local:"):
+        raise ConfigError(LOCAL_IMAGES)
+
+
+def request_message(prompt: str, images: Sequence[str | Path] = ()) -> HumanMessage:
+    """The user's request: its text, and the image files read into image blocks."""
+    if not images:
+        return HumanMessage(content=prompt)
+    return HumanMessage(content=[{"type": "text", "text": prompt}, *(image_block(path) for path in images)])
+
+
 def choose_graph(
     spec: GraphSpec | None, model_uri: str, tools: Sequence[BaseTool], *, approvals: bool = False
 ) -> GraphSpec:
@@ -230,6 +252,11 @@ def choose_graph(
         return cast(GraphSpec, dataclasses.replace(spec, graph=name))
     return NamedGraph(name)
 
+
+THINK_IGNORED_NOTE = (
+    "note: this model thinks even with thinking off (a thinking-only model); its thinking is kept "
+    "apart from the answer"
+)
 
 GRAPH_KEY, AGENT_KEY = "qwengraph_graph", "qwengraph_agent"
 """Checkpoint metadata: the graph and agent a thread's run was started with (for resume)."""
@@ -278,6 +305,7 @@ def _stream(
     """
     final: dict[str, Any] = dict(before)
     calls: dict[str, tuple[str, dict[str, Any]]] = {}
+    said: set[str] = set()
     options: dict[str, Any] = {"durability": "sync"} if durable else {}
     answer_streams = spec.graph in STREAMED_ANSWER
     inline = spec.graph in INLINE_RESULTS
@@ -295,6 +323,9 @@ def _stream(
             for call in message.tool_calls:
                 calls[call.get("id") or ""] = (call["name"], dict(call["args"]))
             _emit_content(message, on_event, text=answer_streams)
+            if message.response_metadata.get("think_ignored") and THINK_IGNORED_NOTE not in said:
+                said.add(THINK_IGNORED_NOTE)  # once per run: every later call would say the same
+                on_event(Event(kind="progress", text=THINK_IGNORED_NOTE))
         elif isinstance(message, ToolMessage):
             name, args = calls.get(message.tool_call_id, (message.name or "", {}))
             if inline:  # what the graph writes into the answer, shown where it goes

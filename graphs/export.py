@@ -73,7 +73,7 @@ def neutral_messages(
     chat: list[BaseMessage] = list(messages)
     if system:
         chat = [SystemMessage(content=system), *(m for m in messages if not isinstance(m, SystemMessage))]
-    out = to_neutral(chat)
+    out = to_neutral(chat, scope="none")  # thinking only where asked, inline (below)
     if with_thinking:
         for entry, message in zip(out, chat, strict=True):
             thought = reasoning_text(message) if isinstance(message, AIMessage) else ""

@@ -15,8 +15,11 @@ with a checkpointer each finished call is saved, so a resumed run repeats none);
 unknown tool names and unreadable tool calls go back to the model as messages it can act on,
 never as exceptions. An empty reply (no text, no call: small models sometimes end their turn at
 once after a tool result) is asked for once more, then ends the run with a clear message marked
-``empty_answer``. Tools listed in ``approve`` wait for a human decision. The step limit ends
-the run with a clear final message.
+``empty_answer``. A reply whose thinking planned a tool call it never made is asked for once more
+too (``planned_call_retries``), and a turn that goes round in circles (the same call again and
+again, or argument-less calls to a tool that needs arguments) ends with a clear message: see
+:mod:`graphs.react_guard`. Tools listed in ``approve`` wait for a human decision. The step limit
+ends the run with a clear final message.
 """
 
 from __future__ import annotations
@@ -25,7 +28,14 @@ from collections.abc import Collection, Sequence
 from typing import Annotated, Any, NotRequired, TypedDict
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage, ToolMessage
+from langchain_core.messages import (
+    AIMessage,
+    AnyMessage,
+    BaseMessage,
+    HumanMessage,
+    SystemMessage,
+    ToolMessage,
+)
 from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool
 from langgraph.graph import END, START, StateGraph
@@ -36,6 +46,7 @@ from langgraph.types import Checkpointer, Send
 import prompts
 from graphs.context import fit_messages
 from graphs.models.chat import ChatQwen
+from graphs.react_guard import loop_stop, planned_nudge, planned_tool
 from graphs.tool_step import (
     UNKNOWN_TOOL,
     CallTask,
@@ -72,6 +83,8 @@ def build_react(
     approve: Collection[str] = (),
     context_tokens: int = 28_000,
     checkpointer: Checkpointer = None,
+    planned_call_retries: int = 1,
+    repeat_limit: int = 1,
 ) -> CompiledStateGraph[ReactState, None, ReactState, ReactState]:
     """Compile a ReAct graph for ``model`` and ``tools``.
 
@@ -91,6 +104,10 @@ def build_react(
             (system prompt and latest request kept, tool calls kept with their results; see
             :func:`graphs.context.fit_messages`). Leave room for the answer within the model's window.
         checkpointer: a LangGraph checkpointer for threads, resume and approval.
+        planned_call_retries: extra model calls, per model turn, when the thinking planned a tool
+            call the reply did not make (0 turns this off). Each is marked in the trace.
+        repeat_limit: how often the same call (same arguments) may be repeated within a turn
+            before the run stops with a clear message.
     """
     by_name = {t.name: t for t in tools}
     if len(by_name) != len(tools):
@@ -118,15 +135,33 @@ def build_react(
         chooser = forced if steps == 0 or only_unknown_tools(state["messages"]) else bound
         history = fit_messages([SystemMessage(content=system), *state["messages"]], context_tokens)
         response = chooser.invoke(history, config)
-        if not _is_empty(response) or steps + 1 >= max_steps:
-            return {"messages": [response], "steps": steps + 1}
+        steps += 1
+        response, steps, planned = retry_planned(
+            response,
+            history,
+            bound,
+            config,
+            tools=list(by_name),
+            retries=planned_call_retries,
+            steps=steps,
+            max_steps=max_steps,
+        )
+        if isinstance(response, AIMessage) and (
+            stop := loop_stop(state["messages"], response, by_name, repeat_limit)
+        ):
+            return {
+                "messages": [AIMessage(content=stop.message, response_metadata={"qwengraph": stop.mark})],
+                "steps": steps,
+            }
+        if not _is_empty(response) or steps >= max_steps:
+            return {"messages": [*planned, response], "steps": steps}
         # Small models sometimes end their turn at once after a tool result: ask once more.
         nudge = HumanMessage(content=EMPTY_NUDGE, additional_kwargs={"qwengraph": "empty_answer_nudge"})
         again = bound.invoke([*history, nudge], config)
         if _is_empty(again):
             note = "The model gave an empty answer twice; the tool results above are all there is."
             again = AIMessage(content=note, response_metadata={"qwengraph": EMPTY_ANSWER_MARK})
-        return {"messages": [again], "steps": steps + 2}
+        return {"messages": [*planned, again], "steps": steps + 1}
 
     def run_tool(state: CallTask, config: RunnableConfig) -> dict[str, Any]:  # state: this task's call
         return {"pending": run_call_task(state, by_name, tool_timeout, approval, config)}
@@ -150,6 +185,36 @@ def build_react(
     graph.add_edge("correct", "collect")
     graph.add_edge("collect", "call_model")
     return graph.compile(checkpointer=checkpointer)
+
+
+def retry_planned(
+    response: AnyMessage,
+    history: Sequence[BaseMessage],
+    model: Any,
+    config: RunnableConfig,
+    *,
+    tools: list[str],
+    retries: int,
+    steps: int,
+    max_steps: int,
+) -> tuple[AnyMessage, int, list[AnyMessage]]:
+    """Ask again (at most ``retries`` times, within ``max_steps``) while the reply planned a call it
+    did not make; the extra model calls carry ``qwengraph_note`` in their metadata for the trace.
+
+    Returns the last reply, the step count, and the replies that only planned (kept in the
+    conversation, so their thinking is not lost)."""
+    kept: list[AnyMessage] = []
+    metadata = {**(config.get("metadata") or {}), "qwengraph_note": "planned_call_retry"}
+    for _ in range(retries):
+        planned = planned_tool(response, tools) if isinstance(response, AIMessage) else None
+        if planned is None or steps >= max_steps:
+            break
+        assert isinstance(response, AIMessage)
+        nudge = planned_nudge(response, planned)
+        kept.append(response)
+        response = model.invoke([*history, *kept, nudge], {**config, "metadata": metadata})
+        steps += 1
+    return response, steps, kept
 
 
 def _is_empty(message: AnyMessage) -> bool:

@@ -52,7 +52,10 @@ def test_ollama_native(ollama_server: OllamaServer, stream: bool) -> None:
     assert tool_message == {"role": "tool", "content": "391", "tool_name": "calculator"}
     assistant = second["messages"][-2]
     assert assistant["tool_calls"][0]["function"]["arguments"] == {"expression": "17*23"}
-    assert "thinking" not in assistant and "calculator tool" not in assistant.get("content", "")
+    # the call belongs to the current turn: its own thinking goes back in Ollama's field, not the text
+    assert "calculator tool" in assistant["thinking"] and "calculator tool" not in assistant.get(
+        "content", ""
+    )
 
 
 @pytest.mark.parametrize("style", ["reasoning", "reasoning_content", "both"])
@@ -68,6 +71,7 @@ def test_vllm(stream: bool, style: str) -> None:
     call = requests[1]["messages"][-2]["tool_calls"][0]
     assert json.loads(call["function"]["arguments"]) == {"expression": "17*23"}
     assert requests[1]["messages"][-1]["tool_call_id"] == call["id"]
+    assert "calculator tool" in requests[1]["messages"][-2]["reasoning"]  # this turn's own thinking
 
 
 def test_no_think_is_sent_to_both_servers(ollama_server: OllamaServer) -> None:

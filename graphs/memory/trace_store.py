@@ -54,7 +54,7 @@ _SCHEMA: dict[str, dict[str, type]] = {
         "call_id": str, "run_id": str, "seq": int, "node": str, "model": str, "started_at": str,
         "ended_at": str, "latency_ms": float, "prompt_tokens": int, "completion_tokens": int,
         "thinking_tokens": int, "thinking_chars": int, "tokens_per_s": float, "finish_reason": str,
-        "error": str, "error_message": str,
+        "error": str, "error_message": str, "notes": str,
     },
     "tool_calls": {
         "call_id": str, "run_id": str, "seq": int, "name": str, "started_at": str, "ended_at": str,
@@ -92,7 +92,10 @@ def open_db(path: str | Path, *, create: bool = True) -> sqlite_utils.Database:
 
 
 MODEL_FIELDS = ("node", "model", "latency_ms", "prompt_tokens", "completion_tokens", "thinking_tokens",
-                "thinking_chars", "tokens_per_s", "finish_reason", "error", "error_message")  # fmt: skip
+                "thinking_chars", "tokens_per_s", "finish_reason", "error", "error_message",
+                "notes")  # fmt: skip
+"""``notes``: comma-separated marks of a model call (``planned_call_retry``, ``think_ignored``,
+``recovered:<how>``); databases written before the column existed get it on the next write."""
 
 
 def write_trace(
@@ -112,10 +115,22 @@ def write_trace(
             with db.atomic():
                 db.table("runs").upsert(dict(run), pk="run_id")
                 if model_calls:
-                    db.table("model_calls").insert_all([dict(r) for r in model_calls], pk="call_id")
+                    db.table("model_calls").insert_all(
+                        [dict(r) for r in model_calls], pk="call_id", alter=True
+                    )
                 if tool_calls:
                     db.table("tool_calls").insert_all([dict(r) for r in tool_calls], pk="call_id")
         finally:
             db.close()
     except (sqlite3.Error, OSError) as err:
         raise MemoryError_(f"cannot write trace to {path}: {err}") from err
+
+
+def call_notes(note: str | None, response_metadata: Mapping[str, Any]) -> str | None:
+    """The marks of one model call for the trace: the graph's note and the response's own flags."""
+    marks = [note] if note else []
+    if response_metadata.get("think_ignored"):
+        marks.append("think_ignored")
+    if response_metadata.get("recovered"):
+        marks.append(f"recovered:{response_metadata['recovered']}")
+    return ",".join(marks) or None

@@ -36,7 +36,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMe
 from langchain_core.outputs import ChatGeneration, LLMResult
 
 from graphs.errors import MemoryError_
-from graphs.memory.trace_store import MODEL_FIELDS, default_db_path, digest, iso, write_trace
+from graphs.memory.trace_store import MODEL_FIELDS, call_notes, default_db_path, digest, iso, write_trace
 from graphs.models.messages import reasoning_text
 
 
@@ -174,6 +174,7 @@ class TraceRecorder(BaseCallbackHandler):
                 "p0": time.perf_counter(),
                 "node": meta.get("langgraph_node"),
                 "model": str(model) if model else None,
+                "notes": meta.get("qwengraph_note"),
             }
 
     def on_llm_end(self, response: LLMResult, *, run_id: UUID, **kwargs: Any) -> None:
@@ -189,6 +190,7 @@ class TraceRecorder(BaseCallbackHandler):
             usage = message.usage_metadata or {}
             finish = message.response_metadata.get("finish_reason") or finish
             row["thinking_chars"] = len(reasoning_text(message))
+            row["notes"] = call_notes(row.get("notes"), message.response_metadata)
         if not usage:
             token_usage = (response.llm_output or {}).get("token_usage") or {}
             usage = {

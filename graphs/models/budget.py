@@ -76,14 +76,23 @@ def continuation_prompt(prompt: str, partial_thinking: str) -> str:
     return f"{prompt}{THINK_OPEN}\n{partial_thinking.strip()}{EARLY_STOP}"
 
 
-def lacks_answer(deltas: Iterable[Delta]) -> bool:
-    """True when a response thought but gave no answer text and no tool call (e.g. a length stop)."""
+def lacks_answer(deltas: Iterable[Delta], *, tools_offered: bool = False) -> bool:
+    """True when a response thought but gave no answer text and no tool call (e.g. a length stop).
+
+    With ``tools_offered``, a reply that ended on its own (``stop``) is not one: the model finished
+    thinking and made no call, which the agent graph answers with a re-prompt about the call it
+    planned (:mod:`graphs.react_guard`) rather than a retry without thinking.
+    """
     thinking = text = False
+    finish: str | None = None
     for delta in deltas:
         thinking = thinking or bool(delta.thinking.strip())
         text = text or bool(delta.text.strip())
+        finish = delta.finish_reason or finish
         if delta.tool_calls or delta.bad_tool_calls:
             return False
+    if tools_offered and finish == "stop":
+        return False
     return thinking and not text
 
 

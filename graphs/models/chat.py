@@ -1,7 +1,8 @@
 """``ChatQwen``: one LangChain chat model for Qwen on any server.
 
-Picks a transport from the model URI, maps the thinking switch and Qwen3's sampling defaults per
-mode, strips past thinking from the history it sends, and turns the transport's neutral deltas into
+Picks a transport from the model URI, applies the model's Qwen profile (thinking switch, card
+sampling per mode, the current turn's thinking sent back: :mod:`graphs.models.profile_request`),
+and turns the transport's neutral deltas into
 langchain-core messages: thinking as ``reasoning`` content blocks (never answer text), tool calls
 as ``tool_calls``, unreadable tool calls as ``invalid_tool_calls`` with a precise error.
 
@@ -13,30 +14,38 @@ that only thought is retried once (``no_answer``) and marked ``response_metadata
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any, Literal
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
+from langchain_core.language_models.model_profile import ModelProfile
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, InvalidToolCall, ToolCall
 from langchain_core.messages.tool import tool_call_chunk
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
-from pydantic import ConfigDict, Field, PrivateAttr
+from pydantic import ConfigDict, Field, PrivateAttr, model_validator
 
 from graphs.errors import ConfigError
 from graphs.models.budget import NoAnswerPolicy, lacks_answer, retry_settings
 from graphs.models.convert import to_neutral
-from graphs.models.qwen import sampling_defaults
+from graphs.models.profile_detect import Detection
+from graphs.models.profile_request import (
+    check_request,
+    detect_for,
+    langchain_profile,
+    plan_thinking,
+    qwen_profile_argument,
+    reasoning_scope,
+)
+from graphs.models.profiles import Profile, get_profile
 from graphs.models.thinking import ThinkRule, decide_think
 from graphs.models.transports.base import ChatRequest, Delta, Transport
-from graphs.models.transports.ollama import OllamaTransport
-from graphs.models.transports.openai import OpenAITransport
-from graphs.models.transports.retry import RetryPolicy
-from graphs.models.uri import parse_model_uri, resolve_base_url
+from graphs.models.transports.factory import make_transport
+from graphs.models.transports.openai import ReasoningField
+from graphs.models.uri import parse_model_uri
 
 THINK_INDEX, TEXT_INDEX, FIRST_TOOL_INDEX = 0, 1, 2
 
@@ -92,8 +101,26 @@ class ChatQwen(BaseChatModel):
         default=None,
         description="local: models: llama.cpp settings n_ctx, n_threads, n_batch, extra_bufts (else env).",
     )
+    qwen_profile: str | Profile | None = Field(
+        default=None, description="The Qwen profile (also as profile=...); None detects it."
+    )
+    preserve_thinking: bool = Field(
+        default=False, description="Qwen3.6+: send back and render all past thinking, not this turn's only."
+    )
+    reasoning_field: ReasoningField = Field(
+        default="reasoning", description="Where OpenAI-compatible servers get past thinking (see openai.py)."
+    )
 
     _transport: Transport | None = PrivateAttr(default=None)
+    _detection: Detection | None = PrivateAttr(default=None)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _profile_argument(cls, data: Any) -> Any:
+        return qwen_profile_argument(data)
+
+    def _resolve_model_profile(self) -> ModelProfile | None:
+        return langchain_profile(self.model, self.qwen_profile)
 
     @property
     def _llm_type(self) -> str:
@@ -112,24 +139,26 @@ class ChatQwen(BaseChatModel):
         return self._transport
 
     def _make_transport(self) -> Transport:
-        uri = parse_model_uri(self.model)
-        retry = RetryPolicy(attempts=self.retries, read_timeout=self.timeout)
-        if uri.kind == "ollama":
-            url = resolve_base_url("ollama", self.base_url)
-            return OllamaTransport(url, retry=retry, expect_thinking=self.expect_thinking)
-        if uri.kind == "openai":
-            key = self.api_key or os.environ.get("QWENGRAPH_API_KEY") or os.environ.get("OPENAI_API_KEY")
-            return OpenAITransport(
-                resolve_base_url("openai", self.base_url),
-                api_key=key,
-                retry=retry,
-                think_switch=self.think_switch,
-                expect_thinking=self.expect_thinking,
-            )
-        from graphs.models.transports.llama_settings import settings_from  # noqa: PLC0415
-        from graphs.models.transports.local import LocalTransport  # noqa: PLC0415 - optional extra
+        return make_transport(
+            self.model,
+            base_url=self.base_url,
+            api_key=self.api_key,
+            retries=self.retries,
+            timeout=self.timeout,
+            think_switch=self.think_switch,
+            expect_thinking=self.expect_thinking,
+            reasoning_field=self.reasoning_field,
+            engine=self.engine,
+            profile=get_profile(self.qwen_profile)
+            if isinstance(self.qwen_profile, str)
+            else self.qwen_profile,
+        )
 
-        return LocalTransport(uri.name, settings=settings_from(self.engine))
+    def profile_detection(self) -> Detection:
+        """This model's Qwen profile and why it was picked (see :mod:`graphs.models.profile_detect`)."""
+        if self._detection is None:
+            self._detection = detect_for(self.model, self.qwen_profile, self.get_transport())
+        return self._detection
 
     @property
     def model_name(self) -> str:
@@ -157,13 +186,17 @@ class ChatQwen(BaseChatModel):
         self, messages: list[BaseMessage], stop: list[str] | None, *, stream: bool, **kwargs: Any
     ) -> ChatRequest:
         """The neutral request for ``messages`` with per-call overrides (``think``, ``tools``...)."""
+        profile = self.profile_detection().profile
         think = kwargs.get("think", self.think)
         if think == "auto":
             think = (kwargs.get("think_rule") or self.think_rule or decide_think)(messages)
-        can_think = bool(getattr(self.get_transport(), "can_think", True))
-        if not can_think:  # e.g. a Qwen2.5 GGUF: no thinking mode, so its sampling is the plain one
-            think = None
-        sampling: dict[str, Any] = dict(sampling_defaults(can_think and think is not False))
+        plan = plan_thinking(profile, think)
+        preserve = bool(kwargs.get("preserve_thinking", self.preserve_thinking))
+        neutral = to_neutral(messages, scope=reasoning_scope(profile, preserve))
+        check_request(
+            profile, neutral, model=self.model, think_switch=self.think_switch, preserve_thinking=preserve
+        )
+        sampling: dict[str, Any] = dict(profile.sampling(plan.think))
         for key in ("temperature", "top_p", "top_k", "max_tokens", "seed"):
             value = kwargs.get(key, getattr(self, key))
             if value is not None:
@@ -175,14 +208,17 @@ class ChatQwen(BaseChatModel):
         budget = kwargs.get("thinking_budget", self.thinking_budget)
         return ChatRequest(
             model=self.model_name,
-            messages=to_neutral(messages),
+            messages=neutral,
             tools=list(kwargs.get("tools") or []),
-            think=think,
+            think=plan.think,
             sampling=sampling,
             stream=stream,
             tool_choice=kwargs.get("tool_choice"),
-            thinking_budget=budget if think is not False else None,
+            thinking_budget=budget if plan.think else None,
             prefill=kwargs.get("prefill"),
+            template_kwargs={"preserve_thinking": True} if preserve else {},
+            opens_thinking=profile.opens_thinking and plan.think,
+            thinking_forced=plan.forced,
         )
 
     def _recovery(self, request: ChatRequest, **kwargs: Any) -> tuple[dict[str, Any], str] | None:
@@ -202,7 +238,11 @@ class ChatQwen(BaseChatModel):
     ) -> ChatResult:
         request = self.build_request(messages, stop, stream=False, **kwargs)
         deltas = list(self.get_transport().chat(request))
-        retry = self._recovery(request, **kwargs) if lacks_answer(deltas) else None
+        retry = (
+            self._recovery(request, **kwargs)
+            if lacks_answer(deltas, tools_offered=bool(request.tools))
+            else None
+        )
         keep = request.prefill is not None
         if retry is None:
             return _result(deltas, self.model_name, keep_space=keep)
@@ -219,7 +259,11 @@ class ChatQwen(BaseChatModel):
     ) -> ChatResult:
         request = self.build_request(messages, stop, stream=False, **kwargs)
         deltas = [d async for d in self.get_transport().achat(request)]
-        retry = self._recovery(request, **kwargs) if lacks_answer(deltas) else None
+        retry = (
+            self._recovery(request, **kwargs)
+            if lacks_answer(deltas, tools_offered=bool(request.tools))
+            else None
+        )
         keep = request.prefill is not None
         if retry is None:
             return _result(deltas, self.model_name, keep_space=keep)
@@ -263,7 +307,9 @@ class ChatQwen(BaseChatModel):
         kwargs: dict[str, Any],
     ) -> ChatRequest | None:
         """The retry request after a streamed response without an answer (once), else ``None``."""
-        if chunker.extra.get("recovered") or not lacks_answer(chunker.seen):
+        if chunker.extra.get("recovered") or not lacks_answer(
+            chunker.seen, tools_offered=bool(request.tools)
+        ):
             return None
         retry = self._recovery(request, **kwargs)
         if retry is None:
@@ -347,6 +393,8 @@ def _metadata(delta: Delta, model_name: str) -> dict[str, Any]:
         meta["thinking_budget_hit"] = True
     if delta.stop_sequence:
         meta["stop_sequence"] = delta.stop_sequence
+    if delta.think_ignored:
+        meta["think_ignored"] = True
     if delta.bad_tool_calls:
         meta["bad_tool_calls"] = [
             {"name": b.name, "raw": b.raw, "error": b.error, "id": b.id} for b in delta.bad_tool_calls
@@ -395,6 +443,7 @@ def _result(
         stop_sequence=final.stop_sequence,
     )
     closing.thinking_budget_hit = hit
+    closing.think_ignored = any(d.think_ignored for d in deltas)
     meta = _metadata(closing, model_name)
     if recovered:
         meta["recovered"] = recovered

@@ -15,6 +15,8 @@ prompt the model was trained on. :func:`render_chatml` reproduces, byte for byte
   query keep their ``<think>`` block (the last one always gets one, empty if need be); earlier
   thinking is dropped. ``think=False`` appends the empty ``<think>\\n\\n</think>\\n\\n`` after the
   generation prompt, which is what ``enable_thinking=False`` does.
+- ``qwen3.5``: the Qwen3.5 / Qwen3.6 template (XML tool calls, thinking opened in the generation
+  prompt, ``preserve_thinking``), in :mod:`graphs.models.chatml35`.
 
 Messages are neutral dicts: ``role`` (system/user/assistant/tool) and ``content`` (str); assistant
 messages may carry ``tool_calls: [{"id", "name", "args"}]`` and, for qwen3, ``reasoning_content``;
@@ -28,7 +30,11 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
-Family = Literal["qwen2.5", "qwen3"]
+from graphs.models.chatml35 import render_qwen35
+
+Family = Literal["qwen2.5", "qwen3", "qwen3.5"]
+FAMILIES: tuple[Family, ...] = ("qwen2.5", "qwen3", "qwen3.5")
+"""The template families rendered here, each checked byte for byte against the official template."""
 Message = Mapping[str, Any]
 
 IM_START = "<|im_start|>"
@@ -55,6 +61,7 @@ def render_chatml(
     add_generation_prompt: bool = True,
     think: bool | None = None,
     family: Family = "qwen2.5",
+    preserve_thinking: bool = False,
 ) -> str:
     """Render ``messages`` (and ``tools``) as the official Qwen chat template of ``family`` would.
 
@@ -65,12 +72,22 @@ def render_chatml(
         think: qwen3 only: ``False`` pre-fills an empty thinking block (no-think mode); ``True``
             and ``None`` leave thinking to the model. Ignored for qwen2.5, which has no thinking.
         family: which template to reproduce.
+        preserve_thinking: qwen3.5 only: render the thinking of every past assistant message
+            (Qwen3.6's ``preserve_thinking``), not only of the current turn's.
 
     Raises:
-        ValueError: an unknown role or family.
+        ValueError: an unknown role or family (and, for qwen3.5, what its template refuses).
     """
-    if family not in ("qwen2.5", "qwen3"):
+    if family not in FAMILIES:
         raise ValueError(f"unknown chat template family {family!r}")
+    if family == "qwen3.5":
+        return render_qwen35(
+            messages,
+            tools,
+            add_generation_prompt=add_generation_prompt,
+            think=think,
+            preserve_thinking=preserve_thinking,
+        )
     for message in messages:
         if message.get("role") not in _ROLES:
             raise ValueError(f"unknown message role {message.get('role')!r}")

@@ -32,6 +32,7 @@ from graphs.models.toolcalls import (
     scan_calls,
     structured_tool_calls,
 )
+from graphs.models.xmlcalls import FUNCTION_OPEN
 
 __all__ = [
     "BadToolCall",
@@ -57,7 +58,7 @@ ThinkControl = Literal["ollama", "template_kwargs", "soft_switch"]
 
 _OPEN, _CLOSE = THINK_OPEN, THINK_CLOSE
 _CALL_OPEN = CALL_OPEN
-_STREAM_TRIGGERS = (_CALL_OPEN, "\n```json", "\n{")  # "\n{": small models write a preamble, then bare JSON
+_STREAM_TRIGGERS = (_CALL_OPEN, FUNCTION_OPEN, "\n```json", "\n{")  # "\n{": preamble, then bare JSON
 
 
 @dataclass(frozen=True)
@@ -116,7 +117,8 @@ class ContentStream:
     Without it, text is shown at once, and a ``</think>`` without an opener still turns the text
     before it into thinking only while nothing of the answer has been shown; later it is plain text.
 
-    With ``detect_tool_calls``, from a ``<tool_call>`` or a line-opening ```json fence anywhere in
+    With ``detect_tool_calls``, from a ``<tool_call>``, a ``<function=`` (the XML form written
+    bare) or a line-opening ```json fence anywhere in
     the answer, or from an answer that opens with ``{`` or a fence, everything is held until
     :meth:`finish`, which reads the calls and shows the rest as text (a ``<tool_call>`` quoted in
     backticks does not trigger this). Thinking is never searched.
@@ -264,7 +266,7 @@ class ContentStream:
 def _find_trigger(text: str, marker: str, before: str) -> int:
     """Index of ``marker`` in ``text``, skipping a ``<tool_call>`` quoted as inline code."""
     at = text.find(marker)
-    while at >= 0 and marker == _CALL_OPEN and (text[at - 1] if at else before) == "`":
+    while at >= 0 and marker in (_CALL_OPEN, FUNCTION_OPEN) and (text[at - 1] if at else before) == "`":
         at = text.find(marker, at + 1)
     return at
 

@@ -20,14 +20,13 @@ from typing import Any
 
 from graphs.models.jsonrepair import JSONRepairError, parse_prefix
 from graphs.models.jsonrepair import repair_json as _repair_json
+from graphs.models.xmlcalls import FUNCTION_OPEN, match_function, typed_arguments
 
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
 CALL_OPEN = "<tool_call>"
 _TAGGED = re.compile(r"<tool_call>(.*?)(?:</tool_call>|(?=<tool_call>)|\Z)", re.S)
 _FENCED = re.compile(r"```[ \t]*([\w+.-]*)[^\n`]*\n(.*?)(?:```|\Z)", re.S)
-_TOKEN = re.compile(r"<think>|</think>|<tool_call>|```|^[ \t]*\{", re.M)
-_XML_FUNCTION = re.compile(r"<function=([^>\n]*)>(.*?)(?:</function>|\Z)", re.S)
-_XML_PARAMETER = re.compile(r"<parameter=([^>\n]*)>(.*?)(?:</parameter>|(?=<parameter=)|\Z)", re.S)
+_TOKEN = re.compile(r"<think>|</think>|<tool_call>|<function=|```|^[ \t]*\{", re.M)
 _CALL_LIKE = re.compile(
     r"""\s*\{\s*["']name["']\s*:\s*["']([^"'\n]+)["']\s*,\s*["'](?:arguments|parameters)["']"""
 )
@@ -140,8 +139,10 @@ def scan_calls(
         elif mark == CALL_OPEN and text[start - 1 : start] == "`":
             pos = match.end()  # `<tool_call>` quoted as inline code is prose about the format
         elif mark == CALL_OPEN and (tagged := _TAGGED.match(text, start)):
-            found.append((start, tagged.end(), [_tagged_call(tagged.group(1).strip())]))
+            found.append((start, tagged.end(), [_tagged_call(tagged.group(1).strip(), tool_names)]))
             pos = tagged.end()
+        elif mark == FUNCTION_OPEN:  # the bare XML form, without <tool_call>
+            pos = _bare_xml(text, start, tool_names, found) or match.end()
         elif mark == "```":
             fence = _FENCED.match(text, start)
             pos = fence.end() if fence else match.end()
@@ -182,10 +183,11 @@ def scan_calls(
     return calls, bad, "".join(rest)
 
 
-def _tagged_call(body: str) -> ToolCall | BadToolCall:
+def _tagged_call(body: str, tool_names: Collection[str] | None = None) -> ToolCall | BadToolCall:
     """Read the inside of one ``<tool_call>`` block: JSON (repaired if unambiguous) or XML."""
-    if body.startswith("<function="):
-        return _xml_call(body)
+    if body.startswith(FUNCTION_OPEN):
+        xml = _xml_call(body, 0, tool_names)
+        return xml[0] if xml is not None else BadToolCall(body, "expected <function=NAME> inside <tool_call>")
     if not body:
         return BadToolCall(raw=body, error='empty <tool_call> block: write {"name": ..., "arguments": {...}}')
     try:
@@ -200,27 +202,37 @@ def _tagged_call(body: str) -> ToolCall | BadToolCall:
     return _call_results(value, body, None, tagged=True)[0]
 
 
-def _xml_call(body: str) -> ToolCall | BadToolCall:
-    """Read Qwen3-Coder's ``<function=NAME><parameter=KEY>VALUE</parameter></function>`` form."""
-    match = _XML_FUNCTION.match(body)
-    name = match.group(1).strip() if match else ""
-    if match is None or not name:
-        return BadToolCall(raw=body, error="expected <function=NAME> inside <tool_call>")
-    args: dict[str, Any] = {}
-    for param in _XML_PARAMETER.finditer(match.group(2)):
-        value = param.group(2).removeprefix("\n").removesuffix("\n")
-        try:
-            args[param.group(1).strip()] = json.loads(value)
-        except ValueError:
-            args[param.group(1).strip()] = value
-    return ToolCall(name, args, new_call_id())
+def _bare_xml(
+    text: str, start: int, tool_names: Collection[str] | None, found: list[tuple[int, int, list[Any]]]
+) -> int | None:
+    """Record a bare ``<function=…>`` call at ``start`` (unless quoted as inline code); its end."""
+    xml = _xml_call(text, start, tool_names)
+    if xml is None:
+        return None
+    if text[start - 1 : start] != "`":
+        found.append((start, xml[1], [xml[0]]))
+    return xml[1]
+
+
+def _xml_call(
+    text: str, start: int, tool_names: Collection[str] | None
+) -> tuple[ToolCall | BadToolCall, int] | None:
+    """The XML call at ``start`` and where it ends (``None``: no ``<function=…>`` there)."""
+    found = match_function(text, start)
+    if found is None:
+        return None
+    name, raw, end = found
+    if not name:
+        return BadToolCall(text[start:end], "expected <function=NAME> inside <tool_call>"), end
+    schemas = tool_names if isinstance(tool_names, Mapping) else None
+    return ToolCall(name, typed_arguments(name, raw, schemas), new_call_id()), end
 
 
 def _fenced(fence: re.Match[str], tool_names: Collection[str] | None) -> list[ToolCall | BadToolCall]:
     """Calls held by a ```json block, or ``[]`` when the block is ordinary content."""
     body = fence.group(2).strip()
     if body.startswith(CALL_OPEN):
-        return [_tagged_call(m.group(1).strip()) for m in _TAGGED.finditer(body)]
+        return [_tagged_call(m.group(1).strip(), tool_names) for m in _TAGGED.finditer(body)]
     try:
         value = repair_json(body)
     except ValueError as exc:

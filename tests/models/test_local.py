@@ -160,7 +160,7 @@ def test_missing_model_and_bad_threads_are_config_errors(monkeypatch, tmp_path) 
 def test_qwen25_models_get_plain_sampling_and_no_think_flag() -> None:
     engine = FakeEngine("ok", "ok")
     llm = model(engine)
-    assert llm.build_request([HumanMessage("hi")], None, stream=False, think=True).think is None
+    assert llm.build_request([HumanMessage("hi")], None, stream=False, think=True).think is False
     llm.invoke("hi", think=True)
     assert engine.sampling[0]["temperature"] == 0.7 and engine.sampling[0]["top_p"] == 0.8
     qwen3 = model(FakeEngine("ok"), spec="/m/qwen3-1.7b.gguf")

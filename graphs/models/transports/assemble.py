@@ -7,7 +7,9 @@ or not); the assembler applies the same rules to all of them, streamed or not:
 - tool calls the server parsed win; text-form calls in the answer are used only when the server
   parsed none (and their text never shows as answer either way);
 - with thinking explicitly off, text that a misconfigured server puts in its reasoning field
-  (vLLM's ``deepseek_r1`` parser does this) is held back and becomes the answer if no answer came.
+  (vLLM's ``deepseek_r1`` parser does this) is held back and becomes the answer if no answer came;
+  when an answer did come, it was real thinking from a model that ignores ``think=False`` (a
+  thinking-only model: ollama/ollama#12438), and the closing delta is marked ``think_ignored``.
 """
 
 from __future__ import annotations
@@ -37,10 +39,14 @@ class DeltaAssembler:
         tool_names: Collection[str],
         expect_thinking: bool = False,
         keep_edges: bool = False,
+        thinking_forced: bool = False,
     ) -> None:
-        """``keep_edges``: the answer continues a prefill, so its outer blanks are kept."""
+        """``keep_edges``: the answer continues a prefill, so its outer blanks are kept;
+        ``thinking_forced``: the request was turned to thinking for a thinking-only model."""
         self._think = think
-        self._tool_names = list(tool_names)
+        self._forced = thinking_forced
+        self._thought = False
+        self._tool_names = tool_names if isinstance(tool_names, Mapping) else list(tool_names)
         self._content = ContentStream(
             expect_thinking=expect_thinking, detect_tool_calls=bool(tool_names), keep_edges=keep_edges
         )
@@ -104,16 +110,28 @@ class DeltaAssembler:
                 delta.thinking = held + delta.thinking
             else:
                 delta.text = held.strip() + delta.text
+        thought = self._thought or bool(delta.thinking.strip())
+        delta.think_ignored = self._forced or (self._think is False and thought)
         return delta
 
     def _apply(self, delta: Delta, pieces: list[Piece]) -> None:
         for piece in pieces:
             if piece.kind == "thinking":
                 delta.thinking += piece.text
+                self._thought = self._thought or bool(piece.text.strip())
             else:
                 delta.text += piece.text
                 if piece.text.strip():
                     self._answered = True
+
+
+def tool_schemas(tools: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Tool name to its ``parameters`` schema, from OpenAI function schemas.
+
+    Used wherever tool names are: it is a collection of the names, and XML tool calls
+    (``<parameter=…>`` values are text) are typed by it.
+    """
+    return {t["function"]["name"]: t["function"].get("parameters") or {} for t in tools}
 
 
 def _has_output(delta: Delta) -> bool:

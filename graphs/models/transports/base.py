@@ -23,7 +23,10 @@ class ChatRequest:
 
     ``messages`` are dicts with ``role`` (system/user/assistant/tool) and ``content`` (str); assistant
     messages may carry ``tool_calls`` as ``[{"id", "name", "args": dict}]``; tool messages carry
-    ``tool_call_id`` and ``name`` (the tool's name). Past thinking is already removed.
+    ``tool_call_id`` and ``name`` (the tool's name). Assistant messages whose thinking goes back to
+    the model carry it as ``reasoning_content`` (the current turn's; see
+    :mod:`graphs.models.convert`); user messages may carry ``images`` (``{"url"}`` or
+    ``{"mime", "data"}``, see :mod:`graphs.models.images`).
     ``tools`` are OpenAI-style function schemas (``{"type": "function", "function": {...}}``).
     ``think`` is ``None`` when the caller leaves it to the server. ``sampling`` holds
     ``temperature``, ``top_p``, ``top_k``, ``max_tokens``, ``stop``, ``seed`` where set, and
@@ -32,6 +35,10 @@ class ChatRequest:
     ``prefill`` is assistant text the reply continues (the reply holds only what comes after it,
     blanks at its edges included; ``""`` continues an empty answer); transports that cannot continue
     a partial answer raise :class:`~graphs.errors.ConfigError`.
+    ``template_kwargs`` are extra chat-template switches (``preserve_thinking``) for servers that
+    take them. ``opens_thinking``: the model's template pre-inserts ``<think>`` (used where the
+    prompt is rendered here). ``thinking_forced``: ``think=False`` was asked of a thinking-only
+    model, which thinks anyway; the closing delta is marked ``think_ignored``.
     """
 
     model: str
@@ -43,6 +50,9 @@ class ChatRequest:
     tool_choice: ToolChoice | None = None
     thinking_budget: int | None = None
     prefill: str | None = None
+    template_kwargs: dict[str, Any] = field(default_factory=dict)
+    opens_thinking: bool = False
+    thinking_forced: bool = False
 
 
 @dataclass
@@ -59,7 +69,9 @@ class Delta:
     """One piece of a response. Tool calls are always complete when they appear in a delta.
 
     ``thinking_budget_hit`` is set on the closing delta when a client-side budget cut the thinking;
-    ``stop_sequence`` names the stop string that ended the reply, when the transport knows it.
+    ``stop_sequence`` names the stop string that ended the reply, when the transport knows it;
+    ``think_ignored`` is set on the closing delta when ``think=False`` was asked and the model
+    thought anyway (its thinking is kept apart from the answer).
     """
 
     thinking: str = ""
@@ -70,6 +82,7 @@ class Delta:
     usage: Usage | None = None
     thinking_budget_hit: bool = False
     stop_sequence: str | None = None
+    think_ignored: bool = False
 
 
 class Transport(Protocol):

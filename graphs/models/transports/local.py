@@ -21,15 +21,18 @@ import json
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import asdict
-from pathlib import Path
 from typing import Any
 
+from graphs.errors import ConfigError
 from graphs.models.budget import THINK_CLOSE, ThinkingMeter, continuation_prompt
 from graphs.models.cassette import Recorder, Replayer, active
 from graphs.models.catalog import ChatFamily
-from graphs.models.chatml import render_chatml
+from graphs.models.chatml import FAMILIES, Family, render_chatml
+from graphs.models.images import LOCAL_IMAGES
 from graphs.models.install import resolve_local
-from graphs.models.transports.assemble import DeltaAssembler
+from graphs.models.profile_detect import Detection, detect_local
+from graphs.models.profiles import QWEN3, QWEN25, Profile
+from graphs.models.transports.assemble import DeltaAssembler, tool_schemas
 from graphs.models.transports.base import ChatRequest, Delta, Usage
 from graphs.models.transports.engine import Engine, Piece
 from graphs.models.transports.llama import LlamaEngine
@@ -41,7 +44,13 @@ _CLIENT_SIDE = {"stop", "include_stop_str_in_output"}  # applied by the transpor
 
 
 class LocalTransport:
-    """Chat on an in-process engine; the engine is resolved from a catalogue name or a path."""
+    """Chat on an in-process engine; the engine is resolved from a catalogue name or a path.
+
+    The chat template comes from the model's profile: named (``profile``, or ``family`` for the
+    two original families), else detected from the GGUF file's own metadata
+    (:func:`graphs.models.profile_detect.detect_local`). Only templates reproduced byte for byte
+    (:data:`graphs.models.chatml.FAMILIES`) are rendered; others are refused with a clear error.
+    """
 
     def __init__(
         self,
@@ -50,11 +59,34 @@ class LocalTransport:
         engine: Engine | None = None,
         family: ChatFamily | None = None,
         settings: EngineSettings | None = None,
+        profile: Profile | None = None,
     ) -> None:
         self.spec = spec
         self._engine = engine
         self.settings = settings
-        self.family = family or _family_of(spec)
+        if profile is None and family is not None:
+            profile = QWEN3 if family == "qwen3" else QWEN25
+        if profile is not None:
+            self.detection = Detection(profile, "explicit", "named for the local transport")
+        else:
+            self.detection = detect_local(spec)
+        self.profile = self.detection.profile
+
+    @property
+    def family(self) -> Family:
+        """The chat template rendered for this model.
+
+        Raises:
+            ConfigError: the model's template is not one qwengraph reproduces.
+        """
+        template = self.profile.template
+        if template not in FAMILIES:
+            raise ConfigError(
+                f"local:{self.spec} is a {self.profile.title} model, whose chat template the local "
+                f"transport does not reproduce (it renders {', '.join(FAMILIES)}); serve it with "
+                "llama.cpp's server or Ollama and use an openai: or ollama: URI"
+            )
+        return template
 
     @property
     def engine(self) -> Engine:
@@ -90,12 +122,24 @@ class LocalTransport:
     @property
     def can_think(self) -> bool:
         """Whether the model has a thinking mode (Qwen3 does; Qwen2.5 does not)."""
-        return self.family == "qwen3"
+        return self.profile.can_think
 
     def prompt(self, request: ChatRequest) -> str:
         """The rendered ChatML prompt, then the request's prefill or, when a tool is required, the
-        forced-call prefill."""
-        text = render_chatml(request.messages, request.tools, think=request.think, family=self.family)
+        forced-call prefill.
+
+        Raises:
+            ConfigError: the request holds images (llama.cpp runs the text model only).
+        """
+        if any(m.get("images") for m in request.messages):
+            raise ConfigError(LOCAL_IMAGES)
+        text = render_chatml(
+            request.messages,
+            request.tools,
+            think=request.think,
+            family=self.family,
+            preserve_thinking=bool(request.template_kwargs.get("preserve_thinking")),
+        )
         if request.prefill is not None:
             return text + request.prefill
         if request.tools and request.tool_choice == "required":
@@ -116,12 +160,13 @@ class LocalTransport:
             request.sampling.get("stop") or [],
             include=bool(request.sampling.get("include_stop_str_in_output")),
         )
-        names = [t["function"]["name"] for t in request.tools]
+        names = tool_schemas(request.tools)
         assembler = DeltaAssembler(
             think=request.think,
             tool_names=names,
-            expect_thinking=self.family == "qwen3" and request.think is not False and request.prefill is None,
+            expect_thinking=self.can_think and request.think is not False and request.prefill is None,
             keep_edges=request.prefill is not None,
+            thinking_forced=request.thinking_forced,
         )
         deltas: list[Delta] = []
         finish: str | None = None
@@ -270,10 +315,6 @@ def _close(pieces: Iterator[Piece]) -> None:
     close = getattr(pieces, "close", None)
     if close is not None:
         close()
-
-
-def _family_of(spec: str) -> ChatFamily:
-    return "qwen3" if "qwen3" in Path(spec).name.lower() else "qwen2.5"
 
 
 def _merge(deltas: list[Delta]) -> Delta:

@@ -3,7 +3,9 @@
 Wire facts this module relies on: thinking arrives in ``message.thinking`` (older servers inline
 ``<think>`` in ``content``); tool calls arrive whole, arguments as a JSON object; the thinking
 switch is the top-level ``think`` field; sampling goes under ``options`` (``num_predict`` is the
-token limit); an unknown model is HTTP 404.
+token limit); an unknown model is HTTP 404. On input, an assistant message's past thinking goes in
+its ``thinking`` field and a user message's images in ``images`` (base64; Ollama cannot fetch URLs).
+``/api/show`` reports a model's template, architecture and capabilities (profile detection).
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ import httpx
 import ollama
 
 from graphs.errors import ConfigError, ModelError, ModelNotFound, ServerError, ServerUnavailable
-from graphs.models.transports.assemble import DeltaAssembler
+from graphs.models.images import image_bytes_base64
+from graphs.models.transports.assemble import DeltaAssembler, tool_schemas
 from graphs.models.transports.base import ChatRequest, Delta, Usage
 from graphs.models.transports.retry import RetryPolicy, aretrying, final_error, retrying
 
@@ -98,8 +101,21 @@ class OllamaTransport:
             raise self._translate(exc, request.model) from None
 
     def _assembler(self, request: ChatRequest) -> DeltaAssembler:
-        names = [t["function"]["name"] for t in request.tools]
-        return DeltaAssembler(think=request.think, tool_names=names, expect_thinking=self.expect_thinking)
+        names = tool_schemas(request.tools)
+        return DeltaAssembler(
+            think=request.think,
+            tool_names=names,
+            expect_thinking=self.expect_thinking,
+            thinking_forced=request.thinking_forced,
+        )
+
+    def show(self, model: str) -> dict[str, Any] | None:
+        """Ollama's ``/api/show`` for ``model`` (template, model_info, capabilities), or ``None``
+        when the server cannot say (unreachable, unknown model): detection then falls back."""
+        try:
+            return self.client.show(model).model_dump(exclude_none=True, by_alias=True)
+        except (ollama.ResponseError, ConnectionError, httpx.HTTPError, ValueError):
+            return None
 
     def _translate(self, exc: Exception, model: str) -> ModelError:
         url = f"{self.base_url}/api/chat"
@@ -163,8 +179,13 @@ def ollama_kwargs(request: ChatRequest) -> dict[str, Any]:
 
 
 def ollama_message(message: Mapping[str, Any]) -> dict[str, Any]:
-    """A neutral message in Ollama's native shape (tool-call arguments stay objects)."""
+    """A neutral message in Ollama's native shape: tool-call arguments stay objects, past thinking
+    goes in ``thinking``, images in ``images`` as base64."""
     out: dict[str, Any] = {"role": message["role"], "content": message.get("content") or ""}
+    if message.get("reasoning_content"):
+        out["thinking"] = message["reasoning_content"]
+    if message.get("images"):
+        out["images"] = [image_bytes_base64(i, server="Ollama") for i in message["images"]]
     if message.get("tool_calls"):
         out["tool_calls"] = [
             {"function": {"name": c["name"], "arguments": c["args"]}} for c in message["tool_calls"]

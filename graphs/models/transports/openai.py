@@ -4,7 +4,12 @@ Serves vLLM, llama.cpp's server, SGLang, LM Studio and Ollama's ``/v1``. Wire fa
 tool calls are JSON *strings*; streamed calls arrive as fragments keyed by ``index``; thinking is
 ``reasoning`` (vLLM 0.17+, Ollama /v1), ``reasoning_content`` (older vLLM) or inline tags; the
 thinking switch is ``chat_template_kwargs.enable_thinking`` (vLLM, SGLang, llama.cpp) or, for
-servers without it, Qwen3's ``/think`` and ``/no_think`` soft switches. A thinking budget is sent as
+servers without it, Qwen3's ``/think`` and ``/no_think`` soft switches. The current turn's past
+thinking goes back in the field the server reads (``reasoning_field``): ``reasoning`` (vLLM 0.17+,
+which ignores ``reasoning_content`` on input from 0.20), ``reasoning_content`` (older vLLM),
+``both``, or ``inline`` as ``<think>…</think>`` before the content (SGLang drops
+``reasoning_content`` on input; llama.cpp-style servers). Images go as ``image_url`` content parts.
+Extra ``chat_template_kwargs`` (``preserve_thinking``) ride with the switch. A thinking budget is sent as
 vLLM's top-level ``thinking_token_budget`` (honoured when the server runs with a reasoning config;
 other servers ignore the field). No SDK: the openai package
 adds milliseconds per call and nothing we need.
@@ -19,13 +24,16 @@ from typing import Any, Literal
 import httpx
 
 from graphs.errors import ModelError, ModelNotFound, ResponseFormatError, ServerError, ServerUnavailable
+from graphs.models.images import data_url
 from graphs.models.qwen import field_thinking, soft_switch
-from graphs.models.transports.assemble import DeltaAssembler
+from graphs.models.transports.assemble import DeltaAssembler, tool_schemas
 from graphs.models.transports.base import ChatRequest, Delta, Usage
 from graphs.models.transports.retry import RetryPolicy, aretrying, final_error, retrying
 
 DEFAULT_BASE_URL = "http://localhost:8000/v1"
 ThinkSwitch = Literal["template_kwargs", "soft_switch"]
+ReasoningField = Literal["reasoning", "reasoning_content", "both", "inline"]
+REASONING_FIELDS: tuple[ReasoningField, ...] = ("reasoning", "reasoning_content", "both", "inline")
 
 
 class OpenAITransport:
@@ -39,12 +47,14 @@ class OpenAITransport:
         retry: RetryPolicy | None = None,
         think_switch: ThinkSwitch = "template_kwargs",
         expect_thinking: bool = False,
+        reasoning_field: ReasoningField = "reasoning",
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.api_key = api_key
         self.retry = retry or RetryPolicy()
         self.think_switch = think_switch
         self.expect_thinking = expect_thinking
+        self.reasoning_field: ReasoningField = reasoning_field
         self._client: httpx.Client | None = None
         self._aclient: httpx.AsyncClient | None = None
 
@@ -88,7 +98,7 @@ class OpenAITransport:
 
     def payload(self, request: ChatRequest) -> dict[str, Any]:
         """The JSON body for a neutral request."""
-        messages = [openai_message(m) for m in request.messages]
+        messages = [openai_message(m, self.reasoning_field) for m in request.messages]
         body: dict[str, Any] = {"model": request.model, "messages": messages, "stream": request.stream}
         if request.stream:
             body["stream_options"] = {"include_usage": True}
@@ -99,9 +109,11 @@ class OpenAITransport:
         body.update({k: v for k, v in request.sampling.items() if v is not None})
         if request.think is not None:
             if self.think_switch == "template_kwargs":
-                body["chat_template_kwargs"] = {"enable_thinking": request.think}
+                body["chat_template_kwargs"] = {"enable_thinking": request.think, **request.template_kwargs}
             else:
                 _soft_switch_last_user(messages, request.think)
+        if request.template_kwargs and "chat_template_kwargs" not in body:
+            body["chat_template_kwargs"] = dict(request.template_kwargs)
         if request.thinking_budget is not None and request.think is not False:
             body["thinking_token_budget"] = request.thinking_budget  # vLLM's own budget field
         if request.prefill is not None:  # vLLM's extension: continue the final assistant message
@@ -148,12 +160,13 @@ class OpenAITransport:
             raise self._transport_error(exc) from None
 
     def _assembler(self, request: ChatRequest) -> DeltaAssembler:
-        names = [t["function"]["name"] for t in request.tools]
+        names = tool_schemas(request.tools)
         return DeltaAssembler(
             think=request.think,
             tool_names=names,
             expect_thinking=self.expect_thinking and request.prefill is None,
             keep_edges=request.prefill is not None,
+            thinking_forced=request.thinking_forced,
         )
 
     def _status_error(self, response: httpx.Response, model: str) -> ModelError:
@@ -184,10 +197,25 @@ class OpenAITransport:
         return ServerUnavailable(f"cannot reach {self.base_url}: {reason}", url=self.url, attempts=1)
 
 
-def openai_message(message: Mapping[str, Any]) -> dict[str, Any]:
-    """A neutral message in OpenAI's shape (tool-call arguments as JSON strings)."""
+def openai_message(
+    message: Mapping[str, Any], reasoning_field: ReasoningField = "reasoning"
+) -> dict[str, Any]:
+    """A neutral message in OpenAI's shape: tool-call arguments as JSON strings, images as
+    ``image_url`` parts, past thinking in ``reasoning_field`` (see the module docstring)."""
     role = message["role"]
     out: dict[str, Any] = {"role": role, "content": message.get("content") or ""}
+    reasoning = message.get("reasoning_content")
+    if isinstance(reasoning, str) and reasoning:
+        if reasoning_field == "inline":
+            out["content"] = f"<think>\n{reasoning}\n</think>\n\n{out['content']}"
+        else:
+            for key in ("reasoning", "reasoning_content"):
+                if reasoning_field in (key, "both"):
+                    out[key] = reasoning
+    if message.get("images"):
+        parts: list[dict[str, Any]] = [{"type": "text", "text": out["content"]}] if out["content"] else []
+        parts += [{"type": "image_url", "image_url": {"url": data_url(i)}} for i in message["images"]]
+        out["content"] = parts
     if message.get("tool_calls"):
         out["tool_calls"] = [
             {
@@ -299,5 +327,12 @@ def _error_message(detail: Any) -> str:
 def _soft_switch_last_user(messages: list[dict[str, Any]], think: bool) -> None:
     for message in reversed(messages):
         if message["role"] == "user":
-            message["content"] = soft_switch(message["content"], think)
+            content = message["content"]
+            if isinstance(content, list):  # text and images: the switch goes into the text part
+                texts = [p for p in content if p.get("type") == "text"] or [{"type": "text", "text": ""}]
+                texts[-1]["text"] = soft_switch(texts[-1]["text"], think)
+                if texts[-1] not in content:
+                    content.insert(0, texts[-1])
+            else:
+                message["content"] = soft_switch(content, think)
             return
