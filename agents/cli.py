@@ -176,7 +176,6 @@ def run_command(
         )
         if images:
             check_images(chat_model, images)  # before a local engine loads for nothing
-        warm_engine(chat_model, activity)
         result = run(
             prompt,
             chat_model=chat_model,
@@ -196,6 +195,7 @@ def run_command(
             spec=plan,
             language=plan.language,
             callbacks=[activity],
+            warm=lambda llm: warm_engine(llm, activity),
             images=images or (),
         )
     if as_json:

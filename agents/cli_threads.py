@@ -129,8 +129,6 @@ def chat_command(
         tools = base_tools + (make_memory_tools(store, user) if store is not None and user else [])
         llm = ChatQwen(model=resolve_model(model), base_url=base_url, engine=engine, qwen_profile=profile)
         activity = Activity()
-        with StatusLine(activity):
-            warm_engine(llm, activity)
         known = len(thread_messages_or_empty(saver, thread))
         console.print(f"[dim]thread {thread!r} ({known} messages); /exit quits[/]")
         while True:
@@ -157,6 +155,7 @@ def chat_command(
                     approver=TerminalApprover(),
                     system_prompt=system,
                     callbacks=[activity],
+                    warm=lambda model: warm_engine(model, activity),
                 )
             console.print()
 

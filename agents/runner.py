@@ -96,6 +96,7 @@ def run(
     spec: GraphSpec | None = None,
     language: str | None = None,
     callbacks: Sequence[BaseCallbackHandler] = (),
+    warm: Callable[[ChatQwen], None] | None = None,
     images: Sequence[str | Path] = (),
     profile: str | None = None,
 ) -> RunSummary:
@@ -134,6 +135,8 @@ def run(
         max_input_chars: longer prompts are refused with :class:`InputTooLong`.
         callbacks: LangChain callback handlers for every model and tool call (the CLI's live
             status line counts tokens with one).
+        warm: called with the chat model once the graph is built and the input checked, before
+            the first model call (the CLI probes and loads a local engine there, showing it).
         spec: names the graph: an :class:`~agents.spec.AgentSpec`, a
             :class:`~agents.agent_run.RunPlan`, or :class:`graphs.build.NamedGraph`; ``None`` or a
             graph named ``"auto"``: see :func:`choose_graph` (when that picks the worked graph,
@@ -173,16 +176,13 @@ def run(
         "configurable": {"thread_id": thread or f"run-{uuid.uuid4().hex[:12]}"},
         "metadata": {GRAPH_KEY: spec.graph, AGENT_KEY: getattr(spec, "agent", None)},
     }
-    inputs: dict[str, Any] | Command[Any] | None
+    inputs: dict[str, Any] | Command[Any] | None = None
     if prompt is None:
-        if saver is None or thread is None:
-            raise ConfigError("resuming needs a thread and a checkpointer")
-        _check_same_graph(saver, thread, spec.graph)
-        if not graph.get_state(config).next:
-            raise ConfigError(f"thread {thread!r} has no unfinished run to resume")
-        inputs = None
+        _check_resumable(graph, config, saver, thread, spec)
     else:
         inputs = {"messages": [request_message(prompt, images)], "steps": 0}
+    if warm is not None:
+        warm(llm)
     meta = {"thread": thread, "resumed": prompt is None}
     tracer = recording_trace(store_content=trace_content, model=llm.model, prompt=prompt, meta=meta)
     final: dict[str, Any] = dict(graph.get_state(config).values) if saver is not None else {}
@@ -268,6 +268,21 @@ def thread_origin(saver: BaseCheckpointSaver[Any], thread: str) -> tuple[str | N
     metadata: Mapping[str, Any] = (saved.metadata if saved is not None else None) or {}
     graph, agent = metadata.get(GRAPH_KEY), metadata.get(AGENT_KEY)
     return (str(graph) if graph else None), (str(agent) if agent else None)
+
+
+def _check_resumable(
+    graph: Any,
+    config: RunnableConfig,
+    saver: BaseCheckpointSaver[Any] | None,
+    thread: str | None,
+    spec: GraphSpec,
+) -> None:
+    """Resuming needs a saved thread, started on this graph, with a run left unfinished."""
+    if saver is None or thread is None:
+        raise ConfigError("resuming needs a thread and a checkpointer")
+    _check_same_graph(saver, thread, spec.graph)
+    if not graph.get_state(config).next:
+        raise ConfigError(f"thread {thread!r} has no unfinished run to resume")
 
 
 def _check_same_graph(saver: BaseCheckpointSaver[Any], thread: str, graph: str) -> None:
