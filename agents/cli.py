@@ -68,7 +68,8 @@ def cassette_context(record_to: Path | None, replay_from: Path | None) -> Abstra
 def run_command(
     prompt: Annotated[str, typer.Argument(help="What to ask the agent.")],
     model: Annotated[
-        str | None, typer.Option("--model", "-m", help="Model URI (ollama:…, openai:…, local:…).")
+        str | None,
+        typer.Option("--model", "-m", help="Model URI (ollama:…, openai:…, local:…, transformers:…)."),
     ] = None,
     base_url: Annotated[str | None, typer.Option(help="Server URL (else QWENGRAPH_BASE_URL).")] = None,
     think: Annotated[

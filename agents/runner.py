@@ -32,6 +32,7 @@ from graphs.errors import ConfigError
 from graphs.memory.traces import recording_trace
 from graphs.models.chat import ChatQwen
 from graphs.models.images import LOCAL_IMAGES, image_block
+from graphs.models.uri import in_process
 from graphs.summary import RunSummary, summarize
 from tools import calculator
 
@@ -41,7 +42,7 @@ SERVER_CONTEXT_TOKENS = 28_000  # Qwen3 serves 32k natively; keep room for think
 
 def context_budget(llm: ChatQwen) -> int:
     """History tokens to send: a local engine's window (``--ctx``) less the answer's room, else 28k."""
-    window = getattr(llm.get_transport(), "context_window", None) if llm.model.startswith("local:") else None
+    window = getattr(llm.get_transport(), "context_window", None) if in_process(llm.model) else None
     if not isinstance(window, int):
         return SERVER_CONTEXT_TOKENS
     return max(window - ANSWER_ROOM, window // 2)
@@ -118,7 +119,7 @@ def run(
         max_steps: model turns allowed before the run stops with a clear message (``None``: the
             graph's default, :data:`graphs.build.DEFAULT_STEPS`).
         tools: tools to offer; the calculator by default.
-        force_tool: make the first model call a tool call; ``None``: yes for ``local:`` models
+        force_tool: make the first model call a tool call; ``None``: yes for in-process models
             (small models otherwise compute in their head), no for servers. ReAct only.
         on_event: called with each :class:`Event` as it happens (the CLI's display).
         chat_model: a ready model, instead of building one from ``model``.
@@ -152,7 +153,7 @@ def run(
     if not stream:
         llm = llm.model_copy(update={"disable_streaming": True})
     if force_tool is None:
-        force_tool = llm.model.startswith("local:")
+        force_tool = in_process(llm.model)
     saver = checkpointer if checkpointer is not None else (InMemorySaver() if approve else None)
     offered = list(tools) if tools is not None else default_tools()
     automatic = spec is None or spec.graph == AUTO_GRAPH
@@ -217,7 +218,7 @@ def check_images(llm: ChatQwen, images: Sequence[str | Path]) -> None:
     images, or it runs in process). Raises :class:`ConfigError` with the same message a request would.
     """
     llm.build_request([request_message("", images)], None, stream=False)  # the profile refuses
-    if llm.model.startswith("local:"):
+    if in_process(llm.model):
         raise ConfigError(LOCAL_IMAGES)
 
 
@@ -233,16 +234,17 @@ def choose_graph(
 ) -> GraphSpec:
     """The graph for a run: ``spec`` when it names one; for ``None`` or ``"auto"``, the rule below.
 
-    A ``local:`` model whose tools are all ones the worked-solution graph fills results in with
-    (:data:`graphs.worked_checks.CHECKED_TOOLS`) gets that graph (:mod:`graphs.worked`): measured on
-    Qwen2.5-Coder-1.5B, it answers multi-part word problems that ReAct leaves half done, and runs the
-    tests it writes. Everything else gets ReAct, and so does a run with tool ``approvals`` (the
-    worked graph calls tools mid-sentence, with no turn at which to ask).
+    An in-process model (``local:``, ``transformers:``) whose tools are all ones the worked-solution
+    graph fills results in with (:data:`graphs.worked_checks.CHECKED_TOOLS`) gets that graph
+    (:mod:`graphs.worked`): measured on Qwen2.5-Coder-1.5B, it answers multi-part word problems that
+    ReAct leaves half done, and runs the tests it writes. Everything else gets ReAct, and so does a
+    run with tool ``approvals`` (the worked graph calls tools mid-sentence, with no turn at which to
+    ask).
     """
     if spec is not None and spec.graph != AUTO_GRAPH:
         return spec
     worked = False
-    if not approvals and model_uri.startswith("local:"):
+    if not approvals and in_process(model_uri):
         from graphs.worked_checks import CHECKED_TOOLS  # noqa: PLC0415 - loads the sandbox's modules
 
         names = {t.name for t in tools}

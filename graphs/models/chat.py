@@ -60,7 +60,10 @@ class ChatQwen(BaseChatModel):
 
     model_config = ConfigDict(arbitrary_types_allowed=True, populate_by_name=True)
 
-    model: str = Field(description="Model URI: ollama:<model>, openai:<model> or local:<name|path.gguf>.")
+    model: str = Field(
+        description="Model URI: ollama:<model>, openai:<model>, local:<name|path.gguf> or "
+        "transformers:<hub-id|dir|path.gguf>."
+    )
     base_url: str | None = Field(
         default=None, description="Server URL; else QWENGRAPH_BASE_URL; else the default."
     )
