@@ -195,6 +195,7 @@ def _from_gguf(
         raise ConfigError(
             f"reading GGUF files with Transformers needs the gguf package: {EXTRA_HINT}"
         ) from None
+    say(f"converting {gguf.name} with Transformers (once: the result is saved under {cache.parent})")
     tokenizer = transformers.AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     model = transformers.AutoModelForCausalLM.from_pretrained(
         gguf.parent, gguf_file=gguf.name, dtype=torch.float32
@@ -207,17 +208,30 @@ def _from_gguf(
 
 
 def _save_conversion(model: Any, tokenizer: Any, cache: Path) -> None:
-    """Save the dequantized model beside the others, atomically; skipped when the disk is too full."""
+    """Save the dequantized model beside the others, atomically; skipped when the disk is too full.
+
+    Transformers' ``save_pretrained`` refuses a model loaded from GGUF (its quantizer is marked not
+    serializable), but the weights are plain tensors by now: they are written with safetensors, and
+    the config without GGUF's quantization entry. Any failure just leaves nothing cached.
+    """
     needed = sum(p.numel() * p.element_size() for p in model.parameters()) * 11 // 10
     cache.parent.mkdir(parents=True, exist_ok=True)
     if shutil.disk_usage(cache.parent).free < needed:
         return  # the model is loaded either way; the next start converts again
     work = Path(tempfile.mkdtemp(prefix=f".{cache.name}-", dir=cache.parent))
     try:
-        model.save_pretrained(work)
+        from safetensors.torch import save_model  # noqa: PLC0415 - a dependency of transformers
+
+        config = model.config.to_dict()
+        config.pop("quantization_config", None)
+        (work / "config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
+        save_model(model, str(work / "model.safetensors"), metadata={"format": "pt"})
+        model.generation_config.save_pretrained(work)
         tokenizer.save_pretrained(work)
         (work / _DONE).write_text("converted from GGUF by qwengraph\n", encoding="utf-8")
         shutil.rmtree(cache, ignore_errors=True)
         os.replace(work, cache)
+    except (OSError, ValueError, RuntimeError, TypeError):
+        return
     finally:
         shutil.rmtree(work, ignore_errors=True)
