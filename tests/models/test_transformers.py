@@ -72,7 +72,7 @@ def test_sampling_maps_to_generate_with_llama_cpp_defaults() -> None:
         "min_p": 0.05,  # llama-cpp-python's default, which the local: engine applies too
     }
     greedy = generation_settings({"temperature": 0, "repeat_penalty": 1.1}, 8)
-    assert greedy["do_sample"] is False and greedy["top_k"] == 0 and greedy["repetition_penalty"] == 1.1
+    assert greedy == {"max_new_tokens": 8, "repetition_penalty": 1.1, "do_sample": False}
 
 
 def test_missing_extra_is_one_clear_config_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

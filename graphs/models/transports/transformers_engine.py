@@ -233,7 +233,7 @@ def generation_settings(sampling: dict[str, Any], max_tokens: int) -> dict[str, 
         "repetition_penalty": float(merged["repeat_penalty"]),
     }
     if float(merged["temperature"]) <= 0.0:
-        return {**settings, "do_sample": False, "temperature": 1.0, "top_p": 1.0, "top_k": 0, "min_p": None}
+        return {**settings, "do_sample": False}
     return {
         **settings,
         "do_sample": True,
