@@ -139,9 +139,11 @@ def test_model_not_found_is_typed(ollama_server: OllamaServer) -> None:
     assert caught.value.model == "nope:1b" and "ollama pull nope:1b" in str(caught.value)
 
 
-def test_bad_tool_choice_is_a_config_error() -> None:
-    with pytest.raises(ConfigError, match="tool_choice"):
-        ChatQwen(model="ollama:x").bind_tools([calculator], tool_choice="any")
+def test_a_tool_choice_naming_no_bound_tool_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match=r"tool_choice 'weather'.*bound tools are calculator"):
+        ChatQwen(model="ollama:x").bind_tools([calculator], tool_choice="weather")
+    with pytest.raises(ConfigError, match="names no tool"):
+        ChatQwen(model="ollama:x").bind_tools([calculator], tool_choice={"type": "function"})
 
 
 def test_any_langchain_tool_schema_is_accepted() -> None:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from fakes import FakeEngine
 from langchain_core.messages import HumanMessage
 
 from graphs.errors import CassetteError, ConfigError
@@ -20,26 +20,6 @@ from graphs.models.transports.local import FORCED_CALL_PREFILL, JSONEnd, LocalTr
 from tools import calculator
 
 TOOLS = [{"type": "function", "function": {"name": "calculator", "description": "math", "parameters": {}}}]
-
-
-class FakeEngine:
-    """Answers each prompt with the next scripted completion, a few characters per piece."""
-
-    def __init__(self, *completions: str) -> None:
-        self.completions = list(completions)
-        self.prompts: list[str] = []
-        self.sampling: list[dict[str, Any]] = []
-
-    def complete(self, prompt: str, sampling: dict[str, Any]) -> Iterator[Piece]:
-        self.prompts.append(prompt)
-        self.sampling.append(sampling)
-        text = self.completions.pop(0)
-        parts = [text[i : i + 3] for i in range(0, len(text), 3)] or [""]
-        for part in parts[:-1]:
-            yield Piece(text=part)
-        yield Piece(
-            text=parts[-1], finish_reason="stop", prompt_tokens=len(prompt), completion_tokens=len(parts)
-        )
 
 
 def model(engine: FakeEngine, spec: str = "qwen2.5-coder-1.5b") -> ChatQwen:
