@@ -20,11 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from langchain_core.tools import BaseTool
+
 from agents.router import DEFAULT_RULES, RouteDecision, Rule, route_request
 from agents.runner import run
 from agents.settings import resolve_model
 from agents.spec import AgentCatalog, AgentSpec, ThinkPolicy, builtin_agents
-from agents.toolbox import DEFAULT_TOOLS, open_tools
+from agents.toolbox import DEFAULT_TOOLS, ToolItem, open_tools
 from graphs.errors import ConfigError
 from graphs.models.chat import ChatQwen
 from graphs.models.install import list_models
@@ -46,7 +48,7 @@ class RunPlan:
     :func:`agents.runner.run` as ``spec``.
     """
 
-    tools: tuple[str, ...]
+    tools: tuple[ToolItem, ...]
     system_prompt: str | None  # None: the default ReAct prompt
     think: ThinkPolicy
     thinking_budget: int | None = None
@@ -57,12 +59,19 @@ class RunPlan:
     reason: str | None = None  # why the router chose this (``--agent auto``)
     graph: str = "react"  # the agent's graph; plain runs: "auto" (see agents.runner.choose_graph)
     language: str | None = None  # added to the graph's default prompt when it has no other
+    spec: AgentSpec | None = None  # the agent's spec, to render its prompt with the opened tools' names
+
+    def prompt_for(self, tools: Sequence[BaseTool]) -> str | None:
+        """The system prompt for the tools actually opened (their names go into the agent's prompt)."""
+        if self.spec is None:
+            return self.system_prompt
+        return self.spec.render_prompt([t.name for t in tools])
 
 
 def plan_for_spec(
     spec: AgentSpec,
     *,
-    tools: Sequence[str] | None = None,
+    tools: Sequence[ToolItem] | None = None,
     think: bool | None = None,
     force_tool: bool | None = None,
     max_steps: int | None = None,
@@ -86,6 +95,7 @@ def plan_for_spec(
         # hints need the agent's own prompt, which the worked-solution graph replaces with its own
         graph="react" if spec.graph == "auto" and spec.variables.get("mode") == "hint" else spec.graph,
         language=spec.variables.get("language"),
+        spec=spec,
     )
 
 
@@ -93,7 +103,7 @@ def plan_run(
     prompt: str,
     *,
     agent: str | None = None,
-    tools: Sequence[str] | None = None,
+    tools: Sequence[ToolItem] | None = None,
     think: bool | None = None,
     force_tool: bool | None = None,
     max_steps: int | None = None,
@@ -206,6 +216,7 @@ def run_agent(
     mode: str | None = None,
     language: str | None = None,
     catalog: AgentCatalog | None = None,
+    tools: Sequence[ToolItem] | None = None,
     **options: Any,
 ) -> RunSummary:
     """Run an agent (a name, ``"auto"`` or a spec) on ``prompt`` and return its summary.
@@ -220,12 +231,15 @@ def run_agent(
         mode: the agent's mode (math-tutor: ``"answer"`` or ``"hint"``).
         language: answer in this language.
         catalog: where agent names are looked up.
+        tools: replaces the agent's tools (as ``--tools`` does): built-in names, installed names,
+            ``module:attribute`` references or tool objects; to add to them, give
+            ``agent.with_tools(...)`` (see :meth:`agents.spec.AgentSpec.with_tools`).
         **options: passed to :func:`agents.runner.run` (``thread``, ``on_event``, ``trace``...).
     """
     if isinstance(agent, AgentSpec):
-        plan = plan_for_spec(agent.with_variables(mode=mode, language=language))
+        plan = plan_for_spec(agent.with_variables(mode=mode, language=language), tools=tools)
     else:
-        plan = plan_run(prompt, agent=agent, mode=mode, language=language, catalog=catalog)
+        plan = plan_run(prompt, agent=agent, mode=mode, language=language, catalog=catalog, tools=tools)
     llm = chat_model or make_model(plan, model=model, base_url=base_url)
     if plan.thinking_budget is not None and llm.thinking_budget is None:
         llm = llm.model_copy(update={"thinking_budget": plan.thinking_budget})
@@ -236,7 +250,7 @@ def run_agent(
             prompt,
             chat_model=llm,
             tools=tools,
-            system_prompt=plan.system_prompt,
+            system_prompt=plan.prompt_for(tools),
             think=run_think(plan),
             force_tool=plan.force_tool,
             max_steps=plan.max_steps,

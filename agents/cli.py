@@ -185,7 +185,7 @@ def run_command(
             max_steps=plan.max_steps,
             force_tool=plan.force_tool,
             tools=tools,
-            system_prompt=plan.system_prompt,
+            system_prompt=plan.prompt_for(tools),
             on_event=on_event,
             thread=thread,
             checkpointer=saver,

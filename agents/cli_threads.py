@@ -203,7 +203,7 @@ def resume_command(
                 think=run_think(plan),
                 max_steps=plan.max_steps,
                 force_tool=plan.force_tool,
-                system_prompt=plan.system_prompt,
+                system_prompt=plan.prompt_for(opened),
                 language=plan.language,
                 spec=plan,
                 on_event=None if as_json else Display(console),
