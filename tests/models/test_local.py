@@ -148,3 +148,14 @@ def test_qwen25_models_get_plain_sampling_and_no_think_flag() -> None:
         qwen3.build_request([HumanMessage("hi")], None, stream=False, think=True).sampling["temperature"]
         == 0.6
     )
+
+
+def test_qwen3_thinking_tokens_are_counted_in_usage() -> None:
+    engine = FakeEngine("<think>\nMultiply seventeen by twenty-three.\n</think>\n\n391")
+    message = model(engine, spec="/models/Qwen3-0.6B-Q8_0.gguf").invoke("What is 17*23?", think=True)
+    usage = message.usage_metadata
+    assert usage is not None
+    reasoning = usage["output_token_details"]["reasoning"]
+    assert 0 < reasoning < usage["output_tokens"]
+    plain = model(FakeEngine("391")).invoke("What is 17*23?").usage_metadata
+    assert plain is not None and "output_token_details" not in plain  # Qwen2.5 does not think

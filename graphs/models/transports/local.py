@@ -193,21 +193,22 @@ class LocalTransport:
                 return
             prompt = phase.answer_prompt + constraint.prefill
             thought_cut = phase.budget_hit
-        if constraint.schema is not None:
-            sampling["json_schema"] = constraint.schema
+        if constraint.schema is not None:  # a new dict: the thinking phase keeps its own settings
+            sampling = {**sampling, "json_schema": constraint.schema}
         prefill = constraint.prefill
         if prefill and (first := assembler.feed(content=prefill)) is not None:
             yield first
         call_end = JSONEnd(prefill[len(CALL_OPEN) :]) if prefill else None
         finish: str | None = None
         usage = Usage()
-        prompt_tokens = 0
+        prompt_tokens = thought = 0  # thought: pieces that were thinking (a piece is a token)
         budget = None if constraint.think_first else self._meter(request, prefill)
         pieces = self._pieces(prompt, sampling, budget)
         for produced, piece in enumerate(pieces, 1):
             prompt_tokens = max(prompt_tokens, piece.prompt_tokens)
             text, cut = _cut(piece, call_end, scanner)
             if text and (delta := assembler.feed(content=text)) is not None:
+                thought += bool(delta.thinking) and not delta.text
                 yield delta
             if piece.finish_reason:
                 finish = piece.finish_reason
@@ -222,6 +223,8 @@ class LocalTransport:
             if (delta := assembler.feed(content="}\n</tool_call>")) is not None:
                 yield delta
             finish = "tool_calls"
+        if self.can_think and not constraint.think_first:
+            usage.thinking_tokens = thought
         closing_delta = assembler.finish(finish, _add(spent, usage))
         closing_delta.thinking_budget_hit = (budget is not None and budget.hit) or thought_cut
         closing_delta.stop_sequence = scanner.hit
