@@ -93,7 +93,9 @@ def run_command(
     tool_names: Annotated[
         str | None,
         typer.Option(
-            "--tools", help="Comma-separated: calculator, symbolic, run_python, search (default: calculator)."
+            "--tools",
+            help="Comma-separated: calculator, symbolic, run_python, search, installed tool names, or "
+            "your own as module:attribute (default: calculator).",
         ),
     ] = None,
     force_tool: Annotated[

@@ -41,7 +41,11 @@ ModelOpt = Annotated[
 BaseUrlOpt = Annotated[str | None, typer.Option("--base-url", help="Server URL (else QWENGRAPH_BASE_URL).")]
 MemoryOpt = Annotated[str | None, typer.Option("--memory", help=MEMORY_HELP)]
 ToolsOpt = Annotated[
-    str, typer.Option("--tools", help="Comma-separated: calculator, symbolic, run_python, search.")
+    str,
+    typer.Option(
+        "--tools",
+        help="Comma-separated: calculator, symbolic, run_python, search, installed names, module:attribute.",
+    ),
 ]
 ApproveOpt = Annotated[
     str, typer.Option("--approve", help="Comma-separated tools that need your approval per call.")

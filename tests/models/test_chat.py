@@ -152,3 +152,30 @@ def test_any_langchain_tool_schema_is_accepted() -> None:
             [{"type": "function", "function": {"name": "f", "parameters": {}}}]
         ).invoke("x")
         assert server.chat_requests[0]["tools"][0]["function"]["name"] == "f"
+
+
+def test_messages_follow_langchain_conventions(server) -> None:
+    """String content, thinking in reasoning_content and as a reasoning block; v1 output is blocks."""
+    first = model_for(server).bind_tools([calculator]).invoke("What is 2+2?")
+    assert first.content == "" and first.additional_kwargs["reasoning_content"] == "Use the tool."
+    assert [b["type"] for b in first.content_blocks] == ["reasoning", "tool_call"]
+    assert first.response_metadata["model_provider"] == "qwen"
+    answer = model_for(server).invoke("next")
+    assert answer.content == "It is 4." and answer.content.strip() == "It is 4."
+    assert [(b["type"], b.get("reasoning") or b.get("text")) for b in answer.content_blocks] == [
+        ("reasoning", "Easy."),
+        ("text", "It is 4."),
+    ]
+
+
+def test_output_version_v1_gives_standard_blocks_as_content() -> None:
+    with OllamaServer([ANSWER, ANSWER]) as server:
+        model = model_for(server, output_version="v1")
+        whole = model.invoke("hi")
+        streamed = None
+        for chunk in model.stream("hi"):
+            streamed = chunk if streamed is None else streamed + chunk
+    for message in (whole, streamed):
+        assert isinstance(message.content, list)
+        assert [b["type"] for b in message.content] == ["reasoning", "text"]
+        assert message.content[1]["text"] == "It is 4."
