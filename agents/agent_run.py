@@ -245,12 +245,12 @@ def run_agent(
         llm = llm.model_copy(update={"thinking_budget": plan.thinking_budget})
     if plan.think == AUTO and llm.think is None:
         llm = llm.model_copy(update={"think": AUTO})
-    with open_tools(plan.tools, session_id=options.get("thread") or "agent") as tools:
+    with open_tools(plan.tools, session_id=options.get("thread") or "agent") as opened:
         return run(
             prompt,
             chat_model=llm,
-            tools=tools,
-            system_prompt=plan.prompt_for(tools),
+            tools=opened,
+            system_prompt=plan.prompt_for(opened),
             think=run_think(plan),
             force_tool=plan.force_tool,
             max_steps=plan.max_steps,

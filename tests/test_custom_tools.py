@@ -62,7 +62,7 @@ def test_an_agent_spec_takes_tool_objects_beside_names(mypkg: Any) -> None:
     assert spec.tool_names() == ["calculator", "local_time", "weather"]
     with open_tools(spec.tools) as opened:
         assert [t.name for t in opened] == ["calculator", "weather", "local_time"]
-    with pytest.raises(ConfigError, match="agent 'bad': .*is not a tool"):
+    with pytest.raises(ConfigError, match=r"agent 'bad': .*is not a tool"):
         AgentSpec(name="bad", description="d", tools=(42,), prompt="react")
 
 
@@ -119,7 +119,7 @@ def test_installed_packages_offer_tools_by_name(mypkg: Any) -> None:
         assert [t.name for t in opened] == ["weather", "forecast"]
     with pytest.raises(ConfigError, match=r"tool 'broken' .*failed to load"), open_tools(["broken"]):
         pass
-    with pytest.raises(ConfigError, match="unknown tool rain: choose from calculator.*weather"):
+    with pytest.raises(ConfigError, match=r"unknown tool rain: choose from calculator.*weather"):
         parse_tool_names("rain")
 
 

@@ -14,7 +14,6 @@ from graphs.models.cassette import record, replay
 from graphs.models.chat import ChatQwen
 from graphs.models.messages import reasoning_text
 from graphs.models.transports.base import ChatRequest
-from graphs.models.transports.engine import Piece
 from graphs.models.transports.llama_settings import resolve_settings
 from graphs.models.transports.local import FORCED_CALL_PREFILL, JSONEnd, LocalTransport
 from tools import calculator

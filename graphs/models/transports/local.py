@@ -172,14 +172,7 @@ class LocalTransport:
             request.sampling.get("stop") or [],
             include=bool(request.sampling.get("include_stop_str_in_output")),
         )
-        names = tool_schemas(request.tools)
-        assembler = DeltaAssembler(
-            think=request.think,
-            tool_names=names,
-            expect_thinking=self.can_think and request.think is not False and request.prefill is None,
-            keep_edges=request.prefill is not None,
-            thinking_forced=request.thinking_forced,
-        )
+        assembler = self._assembler(request)
         spent = Usage()
         thought_cut = False  # a thinking budget cut the thinking phase
         if constraint.think_first:
@@ -229,6 +222,15 @@ class LocalTransport:
         closing_delta.thinking_budget_hit = (budget is not None and budget.hit) or thought_cut
         closing_delta.stop_sequence = scanner.hit
         yield closing_delta
+
+    def _assembler(self, request: ChatRequest) -> DeltaAssembler:
+        return DeltaAssembler(
+            think=request.think,
+            tool_names=tool_schemas(request.tools),
+            expect_thinking=self.can_think and request.think is not False and request.prefill is None,
+            keep_edges=request.prefill is not None,
+            thinking_forced=request.thinking_forced,
+        )
 
     def _meter(self, request: ChatRequest, prefill: str) -> ThinkingMeter | None:
         """A thinking meter when a budget applies (a thinking model, thinking on, no forced call)."""
