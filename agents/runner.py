@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, cast
@@ -100,6 +100,7 @@ def run(
     warm: Callable[[ChatQwen], None] | None = None,
     images: Sequence[str | Path] = (),
     profile: str | None = None,
+    display: bool | None = None,
 ) -> RunSummary:
     """Run an agent's graph on ``prompt`` (``None``: resume ``thread``) and return its summary.
 
@@ -146,6 +147,9 @@ def run(
         language: answer in this language (added to the graph's default prompt).
         images: image files sent with the prompt (models whose profile can see images; servers only).
         profile: the model's Qwen profile name when ``chat_model`` is not given (``None``: detected).
+        display: show the run live when no ``on_event`` is given: ``None`` (default) does so in a
+            Jupyter kernel only (one output updated in place, see :mod:`agents.display`), ``True``
+            also in a terminal (the CLI's display), ``False`` never.
     """
     if prompt is not None:
         check_input(prompt, max_input_chars)
@@ -187,7 +191,8 @@ def run(
     meta = {"thread": thread, "resumed": prompt is None}
     tracer = recording_trace(store_content=trace_content, model=llm.model, prompt=prompt, meta=meta)
     final: dict[str, Any] = dict(graph.get_state(config).values) if saver is not None else {}
-    with tracer if trace else nullcontext() as recorder:
+    on_event, shown = _auto_display(display, on_event, prompt, result=lambda: summary)  # read at the end
+    with tracer if trace else nullcontext() as recorder, shown:
         handlers = [*callbacks, *([recorder] if recorder is not None else [])]
         if handlers:
             config["callbacks"] = handlers
@@ -227,6 +232,26 @@ def request_message(prompt: str, images: Sequence[str | Path] = ()) -> HumanMess
     if not images:
         return HumanMessage(content=prompt)
     return HumanMessage(content=[{"type": "text", "text": prompt}, *(image_block(path) for path in images)])
+
+
+def _auto_display(
+    display: bool | None,
+    on_event: Callable[[Event], None] | None,
+    prompt: str | None,
+    *,
+    result: Callable[[], RunSummary],
+) -> tuple[Callable[[Event], None] | None, AbstractContextManager[Any]]:
+    """The ``on_event`` to use and the live display ``run`` shows by itself (see its ``display``
+    argument), which finishes with ``result()`` when the run ends; a no-op context when none."""
+    if on_event is not None or display is False:
+        return on_event, nullcontext()
+    from agents.display.live import in_notebook, live_display  # noqa: PLC0415 - the display imports us
+
+    if display is None and not in_notebook():
+        return on_event, nullcontext()
+    shown = live_display(title=prompt or "")
+    shown.result = result
+    return shown, shown
 
 
 def choose_graph(
