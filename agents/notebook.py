@@ -8,6 +8,8 @@ Example:
 
 from __future__ import annotations
 
+import os
+import tempfile
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any, Literal
@@ -59,3 +61,20 @@ class Tapes:
 
     def __repr__(self) -> str:
         return f"Tapes({self.mode!r}, folder={str(self.folder)!r})"
+
+
+def scratch_home(link_models: bool = True) -> Path:
+    """Point ``QWENGRAPH_HOME`` at a new temporary directory for the rest of this process.
+
+    Traces, threads and document indexes written from here on go there, so a notebook leaves the
+    user's own data alone; the installed local models stay usable (linked in), so live mode still
+    finds them. Returns the new home.
+    """
+    from graphs.paths import HOME_ENV, models_dir  # noqa: PLC0415
+
+    installed = models_dir()
+    home = Path(tempfile.mkdtemp(prefix="qwengraph-notebook-"))
+    if link_models and installed.is_dir():
+        (home / "models").symlink_to(installed.resolve(), target_is_directory=True)
+    os.environ[HOME_ENV] = str(home)
+    return home

@@ -154,19 +154,19 @@ def wire_recovery() -> Any:
     )
 
 
+def get_weather(location: str) -> str:
+    """Get weather for a location
+
+    Args:
+        location: City name
+    """
+    return "18 °C, light rain"  # the thinking notebook's stand-in tool, with the same docstring
+
+
 def wire_tool_call() -> Any:
     from langchain_core.tools import tool
 
     from graphs.models.chat import ChatQwen
-
-    @tool
-    def get_weather(location: str) -> str:
-        """Get weather for a location
-
-        Args:
-            location: City name
-        """
-        return "18 °C, light rain"
 
     name = "ollama-chat_qwen3-32b_nonstream_tool-call_thinking_abridged.json"
     recording = wire(name)
@@ -176,7 +176,7 @@ def wire_tool_call() -> Any:
         [_source(recording, name)],
         lambda url: (
             ChatQwen(model="ollama:qwen3:32b", base_url=url, think=True, max_tokens=100)
-            .bind_tools([get_weather])
+            .bind_tools([tool(get_weather)])
             .invoke("What's the weather in Paris?")
         ),
     )
@@ -207,11 +207,18 @@ def scratch_home() -> Iterator[Path]:
                 os.environ["QWENGRAPH_HOME"] = old_home
 
 
+TRACED: dict[str, str] = {}  # run id -> recording name, for the exported traces
+
+
 def local(name: str, call: Callable[[], Any]) -> Callable[[], Any]:
     def go() -> Any:
+        from graphs.memory.trace_query import list_runs
+
         path = CASSETTES / f"{name}.json"
         with record(path, meta={"by": "tests/bench/record_notebooks.py", "model": MODEL}):
             result = call()
+        for run in list_runs(limit=5):
+            TRACED.setdefault(run["run_id"], name)
         cassette = Cassette.load(path)
         if hasattr(result, "to_json"):
             cassette.meta["result"] = result.to_json()  # what the live run produced
@@ -272,7 +279,8 @@ def _approved() -> Any:
     from tools.code_runner import make_sandbox
     from tools.run_python import make_run_python
 
-    with make_sandbox() as sandbox:
+    sandbox = make_sandbox()
+    try:
         run_python = make_run_python(sandbox, "approvals")
         return run(
             "Use Python to compute the sum of the squares of the numbers 1 to 10.",
@@ -283,6 +291,8 @@ def _approved() -> Any:
             checkpointer=InMemorySaver(),
             display=False,
         )
+    finally:
+        sandbox.close()
 
 
 def _researcher() -> Any:
@@ -342,7 +352,10 @@ def export_traces(home: Path) -> None:
     """The live runs' traces (content hashed), for the traces notebook."""
     from graphs.memory.trace_query import get_run, list_runs
 
-    runs = [get_run(r["run_id"]).to_json() for r in reversed(list_runs(limit=1000))]
+    runs = [
+        {"name": TRACED.get(r["run_id"], ""), **get_run(r["run_id"]).to_json()}
+        for r in reversed(list_runs(limit=1000))
+    ]
     out = NOTEBOOKS / "data" / "live_traces.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps({"by": "tests/bench/record_notebooks.py", "runs": runs}, indent=1) + "\n")
