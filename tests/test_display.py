@@ -106,6 +106,7 @@ def test_a_worked_solution_shows_the_tool_values_inside_the_answer(shell: Any) -
     html = _html(shell)
     answer = html.split('class="qg-answer"')[1]
     assert "4.022714375" in answer, "the calculator's value is in the answer where it was written"
+    assert '<span class="qg-value" style="color:#00838f;font-weight:600;">4.022714375</span>M' in answer
     assert f"{len(result.tool_calls)} tool result(s) written into the answer" in html
     assert html.count('class="qg-tool"') == len(result.tool_calls) == 6
 

@@ -17,9 +17,11 @@ from typing import Any
 
 from markdown_it import MarkdownIt
 
-from agents.display.view import RunView, Segment
+from agents.display.view import VALUE_END, VALUE_START, RunView, Segment, plain
 
-_MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable("table").enable("strikethrough")
+_MARKDOWN = MarkdownIt("commonmark", {"html": False, "breaks": True}).enable("table").enable("strikethrough")
+_VALUE = '<span class="qg-value" style="color:#00838f;font-weight:600;">'
+
 # $$..$$, \[..\], \(..\), and $..$ with the pandoc rule (no blank inside the dollars, no digit after):
 # "$2M ... $5M" stays text.
 _MATH = re.compile(
@@ -38,6 +40,7 @@ def markdown_html(text: str) -> str:
         return f"QGMATH{len(spans) - 1}QG"
 
     rendered = _MARKDOWN.render(_MATH.sub(hide, text))
+    rendered = rendered.replace(VALUE_START, _VALUE).replace(VALUE_END, "</span>")
     return re.sub(r"QGMATH(\d+)QG", lambda m: html.escape(spans[int(m.group(1))], quote=False), rendered)
 
 
@@ -52,7 +55,7 @@ def _card(segment: Segment) -> str:
     pre = f"margin:2px 0 0 0;white-space:pre-wrap;max-height:14em;overflow:auto;color:{colour};{_MONO}"
     return (
         f'<div class="qg-tool" style="{_BOX}background:#f7f6ff;">'
-        f'<span style="{_MONO}">&#128295; <b>{html.escape(segment.name or "tool")}</b>'
+        f'<span style="{_MONO}"><b>{html.escape(segment.name or "tool")}</b>'
         f"({html.escape(_args(segment.args))})</span>"
         f'<pre style="{pre}">{html.escape(result)}</pre></div>'
     )
@@ -64,7 +67,7 @@ def _thinking(segment: Segment, *, live: bool) -> str:
     body = "white-space:pre-wrap;color:#6b6b6b;font-size:0.9em;margin:4px 0 0 0;"
     return (
         f'<details class="qg-thinking"{" open" if live else ""} style="{_BOX}background:#fafafa;">'
-        f'<summary style="cursor:pointer;color:#555;">&#128173; {label}</summary>'
+        f'<summary style="cursor:pointer;color:#555;">{label}</summary>'
         f'<div style="{body}">{html.escape(segment.text.strip())}</div></details>'
     )
 
@@ -111,7 +114,7 @@ def render_html(view: RunView) -> str:
         cards = "".join(_card(v) for v in view.values)
         out.append(
             f'<details class="qg-values" style="{_BOX}"><summary style="cursor:pointer;color:#555;">'
-            f"&#128295; {len(view.values)} tool result(s) written into the answer</summary>{cards}</details>"
+            f"{len(view.values)} tool result(s) written into the answer</summary>{cards}</details>"
         )
     if live:
         out.append('<div style="color:#888;font-size:0.85em;">&#9679; running&hellip;</div>')
@@ -137,7 +140,7 @@ def render_text(view: RunView) -> str:
         elif segment.kind == "tool":
             lines.append(f"→ {segment.name}({_args(segment.args)}) = {segment.text.strip()}")
         else:
-            lines.append(segment.text.strip())
+            lines.append(plain(segment.text).strip())
     if view.error:
         lines.append(f"error: {view.error}")
     footer = _footer(view) if view.finished else ""

@@ -17,6 +17,13 @@ from agents.runner import Event
 from graphs.summary import RunSummary
 
 SegmentKind = Literal["thinking", "text", "tool", "progress"]
+VALUE_START, VALUE_END = "\ue000", "\ue001"
+"""Private-use characters around a tool value inside answer text, so the HTML can highlight it."""
+
+
+def plain(text: str) -> str:
+    """Text without the value markers."""
+    return text.replace(VALUE_START, "").replace(VALUE_END, "")
 
 
 @dataclass
@@ -48,7 +55,8 @@ class RunView:
             card = Segment("tool", event.text, event.name, event.args)
             self.values.append(card)
             if last is None or last.kind == "text":  # inside the answer: the value goes where it was written
-                self._append("text", event.text)
+                marked = "\n" not in event.text.strip() and event.text.strip()
+                self._append("text", f"{VALUE_START}{event.text}{VALUE_END}" if marked else event.text)
             else:
                 self.segments.append(card)
         elif event.kind in ("thinking", "text"):
@@ -69,7 +77,7 @@ class RunView:
     def answer(self) -> str:
         """The text shown last (the answer, once the run has finished)."""
         texts = [s.text for s in self.segments if s.kind == "text"]
-        return texts[-1].strip() if texts else ""
+        return plain(texts[-1]).strip() if texts else ""
 
     def tools(self) -> list[Segment]:
         """Every tool card, in order (a worked solution's values included)."""
