@@ -21,6 +21,15 @@ VALUE_START, VALUE_END = "\ue000", "\ue001"
 """Private-use characters around a tool value inside answer text, so the HTML can highlight it."""
 
 
+def _mark(value: str) -> str:
+    """A one-line value between the markers (its surrounding blanks outside them); others as they are."""
+    core = value.strip()
+    if not core or "\n" in core:
+        return value
+    start = value.index(core)
+    return f"{value[:start]}{VALUE_START}{core}{VALUE_END}{value[start + len(core) :]}"
+
+
 def plain(text: str) -> str:
     """Text without the value markers."""
     return text.replace(VALUE_START, "").replace(VALUE_END, "")
@@ -55,8 +64,7 @@ class RunView:
             card = Segment("tool", event.text, event.name, event.args)
             self.values.append(card)
             if last is None or last.kind == "text":  # inside the answer: the value goes where it was written
-                marked = "\n" not in event.text.strip() and event.text.strip()
-                self._append("text", f"{VALUE_START}{event.text}{VALUE_END}" if marked else event.text)
+                self._append("text", _mark(event.text))
             else:
                 self.segments.append(card)
         elif event.kind in ("thinking", "text"):
