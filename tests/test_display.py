@@ -151,6 +151,16 @@ def test_langgraph_streaming_in_any_mode(shell: Any, mode: Any) -> None:
     assert summary.answer in shell.outputs[-1]["data"]["text/plain"]
 
 
+def test_langgraph_streaming_with_subgraph_namespaces(shell: Any) -> None:
+    meta = _meta(CALC)
+    graph = build_graph(NamedGraph("react"), ChatQwen(model=MODEL), [calculator], force_tool=True)
+    inputs = {"messages": [("user", meta["prompt"])], "steps": 0}
+    with replay(CALC):
+        summary = display_run(graph.stream(inputs, stream_mode=["messages", "updates"], subgraphs=True))
+    assert summary is not None and [c.result for c in summary.tool_calls] == ["391"]
+    assert _html(shell).count('class="qg-tool"') == 1
+
+
 async def test_async_langgraph_streaming(shell: Any) -> None:
     meta = _meta(CALC)
     graph = build_graph(NamedGraph("react"), ChatQwen(model=MODEL), [calculator], force_tool=True)

@@ -60,6 +60,8 @@ class StreamReader:
         """The events one stream item stands for (maybe none)."""
         if isinstance(item, Event):
             return [item]
+        if isinstance(item, tuple) and len(item) == 3 and isinstance(item[0], tuple):  # (namespace, mode, x)
+            return self._mode(item[1], item[2]) if item[1] in _MODES else []
         if isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], Mapping | tuple | list):
             head, payload = item
             if isinstance(head, tuple):  # subgraphs=True: (namespace, item)
