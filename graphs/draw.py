@@ -165,11 +165,10 @@ class GraphDrawing:
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
         """What Jupyter shows: SVG when ``dot`` is there, Mermaid text for JupyterLab otherwise."""
-        bundle: dict[str, Any] = {"text/plain": self.mermaid, "text/vnd.mermaid": self.mermaid}
         if dot_available():
             with contextlib.suppress(DrawError):  # a broken Graphviz: the Mermaid text still shows it
-                bundle["image/svg+xml"] = self.svg()
-        return bundle
+                return {"image/svg+xml": self.svg(), "text/plain": self.mermaid}
+        return {"text/vnd.mermaid": self.mermaid, "text/plain": self.mermaid}
 
 
 def draw(graph: Drawable, *, title: str = "") -> GraphDrawing:

@@ -72,8 +72,13 @@ def test_a_run_in_a_kernel_shows_itself_in_one_output_updated_in_place(shell: An
     assert display_id and not outputs[0]["update"]
     assert all(o["update"] and o["transient"]["display_id"] == display_id for o in outputs[1:])
     html = _html(shell)
-    assert 'class="qg-tool"' in html and "<b>calculator</b>" in html and "17*23" in html and "391" in html
-    assert result.answer and "391" in html.split('class="qg-tool"')[-1]
+    assert (
+        'class="qg-tool tex2jax_ignore mathjax_ignore"' in html
+        and "<b>calculator</b>" in html
+        and "17*23" in html
+        and "391" in html
+    )
+    assert result.answer and "391" in html.split('class="qg-tool tex2jax_ignore mathjax_ignore"')[-1]
     assert "2 model calls" in html and "1 tool call" in html and "running" not in html
     plain = shell.outputs[-1]["data"]["text/plain"]
     assert '→ calculator({"expression": "17*23"}) = 391' in plain
@@ -108,7 +113,7 @@ def test_a_worked_solution_shows_the_tool_values_inside_the_answer(shell: Any) -
     assert "4.022714375" in answer, "the calculator's value is in the answer where it was written"
     assert '<span class="qg-value" style="color:#00838f;font-weight:600;">4.022714375</span>M' in answer
     assert f"{len(result.tool_calls)} tool result(s) written into the answer" in html
-    assert html.count('class="qg-tool"') == len(result.tool_calls) == 6
+    assert html.count('class="qg-tool tex2jax_ignore mathjax_ignore"') == len(result.tool_calls) == 6
 
 
 def test_terminal_fallback_prints_exactly_what_the_cli_prints() -> None:
@@ -147,7 +152,7 @@ def test_langgraph_streaming_in_any_mode(shell: Any, mode: Any) -> None:
     assert summary is not None and summary.to_json() == meta["result"] | {"usage": summary.usage}
     assert [c.result for c in summary.tool_calls] == ["391"]
     html = _html(shell)
-    assert html.count('class="qg-tool"') == 1 and "391" in html
+    assert html.count('class="qg-tool tex2jax_ignore mathjax_ignore"') == 1 and "391" in html
     assert summary.answer in shell.outputs[-1]["data"]["text/plain"]
 
 
@@ -158,7 +163,7 @@ def test_langgraph_streaming_with_subgraph_namespaces(shell: Any) -> None:
     with replay(CALC):
         summary = display_run(graph.stream(inputs, stream_mode=["messages", "updates"], subgraphs=True))
     assert summary is not None and [c.result for c in summary.tool_calls] == ["391"]
-    assert _html(shell).count('class="qg-tool"') == 1
+    assert _html(shell).count('class="qg-tool tex2jax_ignore mathjax_ignore"') == 1
 
 
 async def test_async_langgraph_streaming(shell: Any) -> None:
@@ -180,7 +185,10 @@ def test_real_qwen3_thinking_is_a_collapsible_block(shell: Any) -> None:
         show.feed((reply, {"langgraph_node": "call_model"}))
         live = _html(shell)
     final = _html(shell)
-    assert '<details class="qg-thinking" open' not in final and '<details class="qg-thinking"' in final
+    assert (
+        '<details class="qg-thinking tex2jax_ignore mathjax_ignore" open' not in final
+        and '<details class="qg-thinking tex2jax_ignore mathjax_ignore"' in final
+    )
     assert "Okay, let&#x27;s see... The user is asking for the sum of 2 and 2." in final
     assert "<p>4</p>" in final.split('class="qg-answer"')[1]
     assert "running" in live
@@ -192,9 +200,11 @@ def test_thinking_stays_open_while_it_streams() -> None:
     view.add(Event(kind="thinking", text="think."))
     from agents.display.html import render_html
 
-    assert '<details class="qg-thinking" open' in render_html(view) and "Let me think." in render_html(view)
+    assert '<details class="qg-thinking tex2jax_ignore mathjax_ignore" open' in render_html(
+        view
+    ) and "Let me think." in render_html(view)
     view.add(Event(kind="text", text="Done."))
-    assert '<details class="qg-thinking" open' not in render_html(view)
+    assert '<details class="qg-thinking tex2jax_ignore mathjax_ignore" open' not in render_html(view)
 
 
 def test_model_and_tool_text_is_escaped_and_markdown_rendered() -> None:
@@ -214,7 +224,7 @@ def test_math_is_kept_as_written_for_mathjax() -> None:
         r"So \(\frac{5}{2}\) and $x^2 + 1$ and $$\int_0^1 x\,dx$$; prices $2M and $5M stay text."
     )
     assert r"\(\frac{5}{2}\)" in html and "$x^2 + 1$" in html and r"$$\int_0^1 x\,dx$$" in html
-    assert "$2M and $5M" in html
+    assert "<span>$</span>2M and <span>$</span>5M" in html, "lone dollars cannot pair up for MathJax"
 
 
 def test_updates_are_throttled_and_the_last_state_always_shown(shell: Any) -> None:
@@ -237,4 +247,8 @@ def test_an_error_is_shown_and_raised(shell: Any) -> None:
     with pytest.raises(CassetteError), replay(CALC):
         run("What is 18*23? Use the calculator.", model=MODEL, spec=NamedGraph("react"))
     html = _html(shell)
-    assert 'class="qg-error"' in html and "drifted from the recording" in html and "running" not in html
+    assert (
+        'class="qg-error tex2jax_ignore mathjax_ignore"' in html
+        and "drifted from the recording" in html
+        and "running" not in html
+    )

@@ -27,7 +27,9 @@ _VALUE = '<span class="qg-value" style="color:#00838f;font-weight:600;">'
 _MATH = re.compile(
     r"\$\$.+?\$\$|\\\[.+?\\\]|\\\(.+?\\\)|(?<![\\$\w])\$(?=\S)[^$\n]+?(?<=\S)\$(?![\d$])", re.DOTALL
 )
+_NO_TEX = "tex2jax_ignore mathjax_ignore"  # MathJax leaves these alone: "$2M ... $5M" is not math
 _BOX = "border:1px solid #d0cce8;border-radius:6px;padding:4px 8px;margin:4px 0;"
+_SUMMARY = "cursor:pointer;color:#555;"
 _MONO = "font-family:var(--jp-code-font-family,monospace);font-size:0.85em;"
 
 
@@ -40,6 +42,8 @@ def markdown_html(text: str) -> str:
         return f"QGMATH{len(spans) - 1}QG"
 
     rendered = _MARKDOWN.render(_MATH.sub(hide, text))
+    # a dollar sign outside math gets its own element, so MathJax cannot pair it with another one
+    rendered = re.sub(r"(<[^>]*>)|\$", lambda m: m.group(1) or "<span>$</span>", rendered)
     rendered = rendered.replace(VALUE_START, _VALUE).replace(VALUE_END, "</span>")
     return re.sub(r"QGMATH(\d+)QG", lambda m: html.escape(spans[int(m.group(1))], quote=False), rendered)
 
@@ -54,7 +58,7 @@ def _card(segment: Segment) -> str:
     colour = "#b3261e" if failed else "#1b5e20"
     pre = f"margin:2px 0 0 0;white-space:pre-wrap;max-height:14em;overflow:auto;color:{colour};{_MONO}"
     return (
-        f'<div class="qg-tool" style="{_BOX}background:#f7f6ff;">'
+        f'<div class="qg-tool {_NO_TEX}" style="{_BOX}background:#f7f6ff;">'
         f'<span style="{_MONO}"><b>{html.escape(segment.name or "tool")}</b>'
         f"({html.escape(_args(segment.args))})</span>"
         f'<pre style="{pre}">{html.escape(result)}</pre></div>'
@@ -66,7 +70,7 @@ def _thinking(segment: Segment, *, live: bool) -> str:
     label = "Thinking&hellip;" if live else f"Thinking ({words} words)"
     body = "white-space:pre-wrap;color:#6b6b6b;font-size:0.9em;margin:4px 0 0 0;"
     return (
-        f'<details class="qg-thinking"{" open" if live else ""} style="{_BOX}background:#fafafa;">'
+        f'<details class="qg-thinking {_NO_TEX}"{" open" if live else ""} style="{_BOX}background:#fafafa;">'
         f'<summary style="cursor:pointer;color:#555;">{label}</summary>'
         f'<div style="{body}">{html.escape(segment.text.strip())}</div></details>'
     )
@@ -91,11 +95,17 @@ def _footer(view: RunView) -> str:
     return " &middot; ".join(html.escape(p) for p in parts)
 
 
+def _div(kind: str, style: str, body: str) -> str:
+    return f'<div class="{kind} {_NO_TEX}" style="{style}">{body}</div>'
+
+
 def render_html(view: RunView) -> str:
     """The whole display as one HTML fragment."""
     out = ['<div class="qg-run" style="font-size:0.95em;line-height:1.4;">']
     if view.title:
-        out.append(f'<div style="color:#555;font-size:0.85em;">{html.escape(view.title)}</div>')
+        out.append(
+            f'<div class="{_NO_TEX}" style="color:#555;font-size:0.85em;">{html.escape(view.title)}</div>'
+        )
     live = not view.finished
     inline = bool(view.values) and any(s.kind == "text" for s in view.segments)
     for index, segment in enumerate(view.segments):
@@ -105,28 +115,22 @@ def render_html(view: RunView) -> str:
         elif segment.kind == "tool":
             out.append(_card(segment))
         elif segment.kind == "progress":
-            out.append(
-                f'<div class="qg-progress" style="color:#7b1fa2;{_MONO}">{html.escape(segment.text)}</div>'
-            )
+            out.append(_div("qg-progress", f"color:#7b1fa2;{_MONO}", html.escape(segment.text)))
         else:
             out.append(f'<div class="qg-answer">{markdown_html(segment.text)}</div>')
     if inline:  # a worked solution: the values the tools wrote into the text, as cards
         cards = "".join(_card(v) for v in view.values)
         out.append(
-            f'<details class="qg-values" style="{_BOX}"><summary style="cursor:pointer;color:#555;">'
+            f'<details class="qg-values {_NO_TEX}" style="{_BOX}"><summary style="{_SUMMARY}">'
             f"{len(view.values)} tool result(s) written into the answer</summary>{cards}</details>"
         )
     if live:
         out.append('<div style="color:#888;font-size:0.85em;">&#9679; running&hellip;</div>')
     if view.error:
-        out.append(
-            f'<div class="qg-error" style="color:#b3261e;"><b>error:</b> {html.escape(view.error)}</div>'
-        )
+        out.append(_div("qg-error", "color:#b3261e;", f"<b>error:</b> {html.escape(view.error)}"))
     footer = _footer(view) if view.finished else ""
     if footer:
-        out.append(
-            f'<div class="qg-footer" style="color:#888;font-size:0.8em;margin-top:4px;">{footer}</div>'
-        )
+        out.append(_div("qg-footer", "color:#888;font-size:0.8em;margin-top:4px;", footer))
     out.append("</div>")
     return "".join(out)
 

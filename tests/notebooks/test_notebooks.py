@@ -97,7 +97,10 @@ def test_the_quickstart_shows_a_live_run_and_a_drawn_graph() -> None:
     assert "tool result(s) written into the answer" in html and "4.022714375" in html
     assert "model calls" in html and "tokens" in html
     (react,) = outputs_of(nb, "react = display_run(")
-    assert 'class="qg-tool"' in react.data["text/html"] and "391" in react.data["text/html"]
+    assert (
+        'class="qg-tool tex2jax_ignore mathjax_ignore"' in react.data["text/html"]
+        and "391" in react.data["text/html"]
+    )
     (drawing,) = outputs_of(nb, 'draw(graph, title="ReAct")')
     if dot_available():
         assert ">call_model</text>" in drawing.data["image/svg+xml"]
