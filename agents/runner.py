@@ -346,7 +346,12 @@ def _stream(
     ``before`` is the state the leg starts from, so progress lines report only what changed.
     """
     final: dict[str, Any] = dict(before)
-    calls: dict[str, tuple[str, dict[str, Any]]] = {}
+    calls: dict[str, tuple[str, dict[str, Any]]] = {  # a resumed leg runs calls an earlier leg made
+        call.get("id") or "": (call["name"], dict(call["args"]))
+        for message in before.get("messages", [])
+        if isinstance(message, AIMessage)
+        for call in message.tool_calls
+    }
     said: set[str] = set()
     options: dict[str, Any] = {"durability": "sync"} if durable else {}
     answer_streams = spec.graph in STREAMED_ANSWER

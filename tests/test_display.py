@@ -34,6 +34,7 @@ from graphs.errors import CassetteError
 from graphs.models.cassette import replay
 from graphs.models.chat import ChatQwen
 from tools import calculator
+from tools.code_runner.bwrap import bwrap_usable
 
 ROOT = Path(__file__).resolve().parent
 CALC = ROOT / "cassettes" / "local" / "calc_17x23_stream.json"
@@ -252,3 +253,32 @@ def test_an_error_is_shown_and_raised(shell: Any) -> None:
         and "drifted from the recording" in html
         and "running" not in html
     )
+
+
+@pytest.mark.skipif(bool(bwrap_usable()), reason="bubblewrap is not usable here")
+def test_a_tool_call_approved_in_a_second_leg_is_shown_with_its_arguments(tmp_path: Path) -> None:
+    """After an approval the run resumes in a new leg; its tool event still names the call's arguments."""
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    from tools.code_runner import make_sandbox
+    from tools.run_python import make_run_python
+
+    cassette = WIRE / "coding_approved.json"
+    sandbox = make_sandbox()
+    events: list[Event] = []
+    try:
+        with replay(cassette):
+            result = run(
+                "Use Python to compute the sum of the squares of the numbers 1 to 10.",
+                model=MODEL,
+                tools=[make_run_python(sandbox, "approvals")],
+                approve=["run_python"],
+                approver=lambda request: {"action": "approve"},
+                checkpointer=InMemorySaver(),
+                on_event=events.append,
+            )
+    finally:
+        sandbox.close()
+    (tool,) = [e for e in events if e.kind == "tool"]
+    assert tool.name == "run_python" and tool.args == result.tool_calls[0].args
+    assert "range(1, 11)" in tool.args["code"] and "385" in tool.text

@@ -12,8 +12,8 @@ Two kinds of recordings:
 - everything else: real runs of the embedded local model (Qwen2.5-Coder-1.5B on llama.cpp; needs
   ``make setup-local`` and the installed model). They run in a scratch ``QWENGRAPH_HOME`` (the
   installed models linked in), with the notebooks folder as the working directory so citations are
-  relative, and the traces of these live runs are exported to ``notebooks/data/live_traces.json``
-  for the traces notebook.
+  relative; when all of them are recorded (no NAME given), the traces of these live runs are exported
+  to ``notebooks/data/live_traces.json`` for the traces notebook.
 
 Re-record after changing anything that alters a request (prompts, tool descriptions, request
 building); a notebook whose cassette drifted fails in the test suite with the diff.
@@ -295,15 +295,16 @@ def _approved() -> Any:
         sandbox.close()
 
 
-def _researcher() -> Any:
-    from agents.agent_run import run_agent
-    from tools.retrieval import Index, default_db_path
+def _researcher(question: str) -> Callable[[], Any]:
+    def go() -> Any:
+        from agents.agent_run import run_agent
+        from tools.retrieval import Index, default_db_path
 
-    with Index(default_db_path()) as index:
-        index.ingest(["docs"])
-    return run_agent(
-        "researcher", "What is the refund policy for clearance items?", model=MODEL, display=False
-    )
+        with Index(default_db_path()) as index:
+            index.ingest(["docs"])
+        return run_agent("researcher", question, model=MODEL, display=False)
+
+    return go
 
 
 def _workflow() -> Any:
@@ -343,7 +344,12 @@ RUNS: dict[str, Callable[[], Any]] = {
         ),
     ),
     "coding_approved": local("coding_approved", _approved),
-    "researcher_refund": local("researcher_refund", _researcher),
+    "researcher_refund": local(
+        "researcher_refund", _researcher("What is the refund policy for clearance items?")
+    ),
+    "researcher_express": local(
+        "researcher_express", _researcher("How long does express delivery take, and what does it cost?")
+    ),
     "workflow_invoice": local("workflow_invoice", _workflow),
 }
 
@@ -377,7 +383,7 @@ def main(names: list[str]) -> int:
             result = RUNS[name]()
             shown = result.answer if hasattr(result, "answer") else result
             print(f"{name}: {str(shown)[:120]!r}")
-        if any(not n.startswith("wire_") for n in chosen):
+        if not names:  # the traces notebook plots one whole recording session
             export_traces(home)
     return 0
 
