@@ -347,9 +347,6 @@ RUNS: dict[str, Callable[[], Any]] = {
     "researcher_refund": local(
         "researcher_refund", _researcher("What is the refund policy for clearance items?")
     ),
-    "researcher_express": local(
-        "researcher_express", _researcher("How long does express delivery take, and what does it cost?")
-    ),
     "workflow_invoice": local("workflow_invoice", _workflow),
 }
 
