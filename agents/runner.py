@@ -191,15 +191,15 @@ def run(
     meta = {"thread": thread, "resumed": prompt is None}
     tracer = recording_trace(store_content=trace_content, model=llm.model, prompt=prompt, meta=meta)
     final: dict[str, Any] = dict(graph.get_state(config).values) if saver is not None else {}
-    on_event, shown = _auto_display(display, on_event, prompt, result=lambda: summary)  # read at the end
-    with tracer if trace else nullcontext() as recorder, shown:
+    with (
+        tracer if trace else nullcontext() as recorder,
+        _auto_display(display, on_event, prompt, result=lambda: summary) as show,  # summary: at the end
+    ):
         handlers = [*callbacks, *([recorder] if recorder is not None else [])]
         if handlers:
             config["callbacks"] = handlers
         while True:
-            final = _stream(
-                graph, inputs, config, on_event, durable=saver is not None, spec=spec, before=final
-            )
+            final = _stream(graph, inputs, config, show, durable=saver is not None, spec=spec, before=final)
             if saver is None:
                 break
             state = graph.get_state(config)
@@ -211,8 +211,8 @@ def run(
                 raise ConfigError(f"thread {thread_id!r} is waiting for a tool approval")
             inputs = Command(resume={i.id: approver(cast(dict[str, Any], i.value)) for i in state.interrupts})
         summary = summarize(current_turn(final.get("messages", [])))
-        if on_event is not None and spec.graph not in STREAMED_ANSWER and summary.answer:
-            on_event(Event(kind="text", text=summary.answer))
+        if show is not None and spec.graph not in STREAMED_ANSWER and summary.answer:
+            show(Event(kind="text", text=summary.answer))
         if recorder is not None:
             recorder.set_answer(summary.answer)
     return summary
@@ -240,18 +240,18 @@ def _auto_display(
     prompt: str | None,
     *,
     result: Callable[[], RunSummary],
-) -> tuple[Callable[[Event], None] | None, AbstractContextManager[Any]]:
-    """The ``on_event`` to use and the live display ``run`` shows by itself (see its ``display``
-    argument), which finishes with ``result()`` when the run ends; a no-op context when none."""
+) -> AbstractContextManager[Callable[[Event], None] | None]:
+    """The live display ``run`` shows by itself (see its ``display`` argument), as a context whose
+    value is the ``on_event`` to use; the display finishes with ``result()`` when the run ends."""
     if on_event is not None or display is False:
-        return on_event, nullcontext()
+        return nullcontext(on_event)
     from agents.display.live import in_notebook, live_display  # noqa: PLC0415 - the display imports us
 
     if display is None and not in_notebook():
-        return on_event, nullcontext()
+        return nullcontext(on_event)
     shown = live_display(title=prompt or "")
     shown.result = result
-    return shown, shown
+    return shown
 
 
 def choose_graph(
