@@ -62,13 +62,19 @@ def _html(publisher: Any) -> str:
     return str(publisher.outputs[-1]["data"]["text/html"])
 
 
-def test_a_run_in_a_kernel_shows_itself_in_one_output_updated_in_place(shell: Any) -> None:
+def test_a_run_in_a_kernel_shows_itself_in_one_output_updated_in_place(
+    shell: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert in_notebook()
+    monkeypatch.setattr("agents.display.live.MIN_INTERVAL", 0.0)  # every event updates (no timing)
     meta = _meta(CALC)
+    events: list[Event] = []
+    with replay(CALC):
+        run(meta["prompt"], model=meta["model"], spec=NamedGraph("react"), on_event=events.append)
     with replay(CALC):
         result = run(meta["prompt"], model=meta["model"], spec=NamedGraph("react"))
     outputs = shell.outputs
-    assert len(outputs) >= 3, "shown at the start, updated while streaming, and at the end"
+    assert len(outputs) == len(events) + 2, "shown at the start, updated per event, and at the end"
     display_id = outputs[0]["transient"]["display_id"]
     assert display_id and not outputs[0]["update"]
     assert all(o["update"] and o["transient"]["display_id"] == display_id for o in outputs[1:])

@@ -22,6 +22,9 @@ from agents.display.view import RunView
 from agents.runner import Event
 from graphs.summary import RunSummary
 
+MIN_INTERVAL = 0.1
+"""Seconds between two updates of a notebook display while events stream in (the last is always shown)."""
+
 
 def in_notebook() -> bool:
     """Whether this code runs in a Jupyter kernel (JupyterLab, Notebook, VS Code, Colab).
@@ -92,16 +95,21 @@ class NotebookDisplay(_Base):
 
     Args:
         title: a line shown above the run (e.g. the prompt or the model).
-        min_interval: seconds between two updates of the output while events stream in.
+        min_interval: seconds between two updates of the output while events stream in
+            (default :data:`MIN_INTERVAL`).
         clock: the time source (tests pass a fake one).
     """
 
     def __init__(
-        self, *, title: str = "", min_interval: float = 0.1, clock: Callable[[], float] = time.monotonic
+        self,
+        *,
+        title: str = "",
+        min_interval: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__()
         self.view = RunView(title=title)
-        self.min_interval = min_interval
+        self.min_interval = MIN_INTERVAL if min_interval is None else min_interval
         self._clock = clock
         self._started = clock()
         self._shown_at: float | None = None
