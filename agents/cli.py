@@ -21,6 +21,7 @@ from agents.cli_common import Display, ProfileOpt, TerminalApprover, clean_error
 from agents.cli_doctor import doctor_command
 from agents.cli_engine import BatchOpt, CtxOpt, ExtraBuftsOpt, ThreadsOpt, engine_options
 from agents.cli_export import register as register_export
+from agents.cli_graph import register as register_graph
 from agents.cli_models import models_app
 from agents.cli_progress import Activity, StatusLine, warm_engine
 from agents.cli_retrieval import register as register_retrieval
@@ -48,6 +49,7 @@ register_threads(app)
 register_workflow(app)
 register_export(app)
 app.command("doctor")(doctor_command)
+register_graph(app)
 app.add_typer(trace_app, name="trace", help="Inspect recorded runs: model and tool calls, tokens, timings.")
 
 
