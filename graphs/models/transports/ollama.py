@@ -10,25 +10,64 @@ Structured output is ``format`` (``"json"`` or a JSON
 schema; Ollama 0.10+ applies it after the thinking, older servers skip thinking under it). There is
 no ``tool_choice``: ``"none"`` leaves the tools out, and a required call (any tool, or a named one)
 is forced through ``format`` (see :func:`output_schema`).
+
+Errors: one mapping, :meth:`OllamaTransport._translate`, turns everything the client or the wire can
+throw into the :mod:`graphs.errors` tree: HTTP errors (``Retry-After`` kept, read from the response
+by an httpx event hook because the ``ollama`` client drops headers), bodies that are not JSON or not
+Ollama's chat format (the client's ``JSONDecodeError``/``ValidationError``: a
+:class:`ResponseFormatError` naming the field), streams that end without their ``done`` chunk or
+break mid-answer (:class:`StreamInterrupted`), refused connections and timeouts.
 """
 
 from __future__ import annotations
 
+import contextvars
+import json
 from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any
 
 import httpx
 import ollama
+import pydantic
 
-from graphs.errors import ConfigError, ModelError, ModelNotFound, ServerError, ServerUnavailable
+from graphs.errors import (
+    ConfigError,
+    ModelError,
+    ModelNotFound,
+    ResponseFormatError,
+    ServerError,
+    StreamInterrupted,
+)
 from graphs.models.choice import call_schema
 from graphs.models.images import image_bytes_base64
 from graphs.models.structured import ANY_OBJECT, format_schema
 from graphs.models.transports.assemble import DeltaAssembler, tool_schemas
 from graphs.models.transports.base import ChatRequest, Delta, Usage
-from graphs.models.transports.retry import RetryPolicy, aretrying, final_error, retrying
+from graphs.models.transports.retry import (
+    RetryPolicy,
+    aretrying,
+    connection_error,
+    cut_short,
+    empty_or_cut,
+    final_error,
+    parse_retry_after,
+    retrying,
+)
 
 DEFAULT_BASE_URL = "http://localhost:11434"
+_RETRY_AFTER: contextvars.ContextVar[float | None] = contextvars.ContextVar("retry_after", default=None)
+_BAD_BODY = (ValueError, TypeError, AttributeError, KeyError)
+"""What the ``ollama`` client raises on a body it cannot read: ``json.JSONDecodeError`` and pydantic's
+``ValidationError`` (both ``ValueError``), and ``TypeError``/``AttributeError``/``KeyError`` for JSON
+that is not an object."""
+
+
+def _note_retry_after(response: httpx.Response) -> None:
+    _RETRY_AFTER.set(parse_retry_after(response.headers.get("retry-after")))
+
+
+async def _anote_retry_after(response: httpx.Response) -> None:
+    _note_retry_after(response)
 
 
 class OllamaTransport:
@@ -54,14 +93,16 @@ class OllamaTransport:
     def client(self) -> ollama.Client:
         """The sync client (created lazily so that cassettes patch the transport it uses)."""
         if self._client is None:
-            self._client = ollama.Client(host=self.base_url, timeout=self._timeout())
+            hooks = {"response": [_note_retry_after]}
+            self._client = ollama.Client(host=self.base_url, timeout=self._timeout(), event_hooks=hooks)
         return self._client
 
     @property
     def aclient(self) -> ollama.AsyncClient:
         """The async client."""
         if self._aclient is None:
-            self._aclient = ollama.AsyncClient(host=self.base_url, timeout=self._timeout())
+            hooks = {"response": [_anote_retry_after]}
+            self._aclient = ollama.AsyncClient(host=self.base_url, timeout=self._timeout(), event_hooks=hooks)
         return self._aclient
 
     def chat(self, request: ChatRequest) -> Iterator[Delta]:
@@ -82,29 +123,34 @@ class OllamaTransport:
         reader = _Reader(self._assembler(request))
         try:
             if request.stream:
-                for part in self.client.chat(**ollama_kwargs(request), stream=True):
+                parts = self.client.chat(**ollama_kwargs(request), stream=True)
+                while (part := _next_part(parts)) is not None:
                     yield from reader.body(part.model_dump(exclude_none=True))
             else:
-                whole = self.client.chat(**ollama_kwargs(request), stream=False)
+                whole = _whole_part(lambda: self.client.chat(**ollama_kwargs(request), stream=False))
                 yield from reader.body(whole.model_dump(exclude_none=True))
-            yield reader.finish()
-        except (ollama.ResponseError, ConnectionError, httpx.HTTPError) as exc:
-            raise self._translate(exc, request.model) from None
+            yield reader.finish(stream=request.stream)
+        except (ollama.ResponseError, ConnectionError, httpx.HTTPError, _BadBody, _Incomplete) as exc:
+            raise self._translate(exc, request.model, reader.received) from None
 
     async def _achat_once(self, request: ChatRequest) -> AsyncIterator[Delta]:
         reader = _Reader(self._assembler(request))
         try:
             if request.stream:
-                async for part in await self.aclient.chat(**ollama_kwargs(request), stream=True):
+                parts = await self.aclient.chat(**ollama_kwargs(request), stream=True)
+                while (part := await _anext_part(parts)) is not None:
                     for delta in reader.body(part.model_dump(exclude_none=True)):
                         yield delta
             else:
-                whole = await self.aclient.chat(**ollama_kwargs(request), stream=False)
+                try:
+                    whole = await self.aclient.chat(**ollama_kwargs(request), stream=False)
+                except _BAD_BODY as exc:
+                    raise _BadBody(exc) from None
                 for delta in reader.body(whole.model_dump(exclude_none=True)):
                     yield delta
-            yield reader.finish()
-        except (ollama.ResponseError, ConnectionError, httpx.HTTPError) as exc:
-            raise self._translate(exc, request.model) from None
+            yield reader.finish(stream=request.stream)
+        except (ollama.ResponseError, ConnectionError, httpx.HTTPError, _BadBody, _Incomplete) as exc:
+            raise self._translate(exc, request.model, reader.received) from None
 
     def _assembler(self, request: ChatRequest) -> DeltaAssembler:
         names = tool_schemas(request.tools)
@@ -123,36 +169,112 @@ class OllamaTransport:
         except (ollama.ResponseError, ConnectionError, httpx.HTTPError, ValueError):
             return None
 
-    def _translate(self, exc: Exception, model: str) -> ModelError:
+    def _translate(self, exc: Exception, model: str, received: int = 0) -> ModelError:
+        """The one place where this transport's failures become :mod:`graphs.errors` errors."""
         url = f"{self.base_url}/api/chat"
+        where = f"Ollama at {self.base_url}"
+        if isinstance(exc, _BadBody):
+            return exc.error(where, url, received)
+        if isinstance(exc, _Incomplete):
+            return _incomplete(where, url, received)
         if isinstance(exc, ollama.ResponseError):
             if exc.status_code == 404:
                 return ModelNotFound(
-                    f"Ollama at {self.base_url} has no model {model!r}: run `ollama pull {model}` "
-                    f"(server said: {exc.error})",
+                    f"{where} has no model {model!r}: run `ollama pull {model}` "
+                    f"(server said: {_short(exc.error)})",
                     model=model,
                     url=url,
                 )
             status = exc.status_code if exc.status_code > 0 else 500
+            said = _short(exc.error)
+            if exc.status_code < 0 and received:  # an {"error": ...} line in the middle of the stream
+                return StreamInterrupted(
+                    f"{where} reported an error mid-answer, after {received} characters: {said}",
+                    url=url,
+                    received=received,
+                )
             return ServerError(
-                f"Ollama at {self.base_url} answered HTTP {status}: {exc.error}",
+                f"{where} answered HTTP {status}: {said}",
                 url=url,
                 status=status,
                 body=str(exc.error),
+                retry_after=_RETRY_AFTER.get() if status in (429, 503) else None,
             )
-        if isinstance(exc, httpx.TimeoutException):
-            return ServerUnavailable(
-                f"Ollama at {self.base_url} timed out ({type(exc).__name__})", url=url, attempts=1
-            )
-        return ServerUnavailable(
-            f"cannot reach Ollama at {self.base_url}: is `ollama serve` running? ({_reason(exc)})",
-            url=url,
-            attempts=1,
-        )
+        hint = "is `ollama serve` running?"
+        if isinstance(exc, httpx.HTTPError):
+            return connection_error(exc, where, url, received, hint)
+        return connection_error(httpx.ConnectError(str(exc)), where, url, received, hint)  # refused
 
-    @staticmethod
-    def _final(err: ModelError, attempts: int) -> ModelError:
-        return final_error(err, attempts)
+    def _final(self, err: ModelError, attempts: int) -> ModelError:
+        return final_error(err, attempts, self.retry)
+
+
+class _BadBody(Exception):
+    """A response body the ``ollama`` client could not read (carries the client's exception)."""
+
+    def __init__(self, cause: Exception) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+    def error(self, where: str, url: str, received: int) -> ModelError:
+        """A :class:`ResponseFormatError`, or a :class:`StreamInterrupted` for a line cut short."""
+        cause = self.cause
+        if isinstance(cause, pydantic.ValidationError):
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in cause.errors()[:3]
+            )
+            return ResponseFormatError(f"{where} sent a reply not in Ollama's chat format ({problems})")
+        if isinstance(cause, json.JSONDecodeError):
+            if cut_short(cause.doc):
+                return empty_or_cut(where, url, cause.doc, received)
+            return ResponseFormatError(f"{where} sent a reply that is not JSON: {cause.doc[:120]!r}")
+        return ResponseFormatError(f"{where} sent JSON that is not a chat response ({_short(str(cause))})")
+
+
+class _Incomplete(Exception):
+    """The stream ended without its final ``done`` chunk."""
+
+
+def _incomplete(where: str, url: str, received: int) -> StreamInterrupted:
+    if received:
+        return StreamInterrupted(
+            f"the stream from {where} ended mid-answer, after {received} characters and before its "
+            "final chunk; the partial answer is not kept",
+            url=url,
+            received=received,
+        )
+    return StreamInterrupted(f"{where} ended the reply before sending any of it", url=url, received=0)
+
+
+def _next_part(parts: Iterator[Any]) -> Any:
+    """The next stream part, ``None`` at the end; the client's parse failures become :class:`_BadBody`."""
+    try:
+        return next(parts)
+    except StopIteration:
+        return None
+    except _BAD_BODY as exc:
+        raise _BadBody(exc) from None
+
+
+async def _anext_part(parts: AsyncIterator[Any]) -> Any:
+    try:
+        return await anext(parts)
+    except StopAsyncIteration:
+        return None
+    except _BAD_BODY as exc:
+        raise _BadBody(exc) from None
+
+
+def _whole_part(call: Any) -> Any:
+    try:
+        return call()
+    except _BAD_BODY as exc:
+        raise _BadBody(exc) from None
+
+
+def _short(text: Any) -> str:
+    lines = str(text).strip().splitlines()
+    return lines[0][:300] if lines else ""
 
 
 def ollama_kwargs(request: ChatRequest) -> dict[str, Any]:
@@ -231,19 +353,22 @@ class _Reader:
     def __init__(self, assembler: DeltaAssembler) -> None:
         self.assembler = assembler
         self.last: Mapping[str, Any] = {}
+        self.received = 0
 
     def body(self, body: Mapping[str, Any]) -> Iterator[Delta]:
         """Take one body; yield what can be shown now."""
         self.last = body
         delta = self.assembler.feed_message(body.get("message") or {})
         if delta is not None:
+            self.received += len(delta.text) + len(delta.thinking)
             yield delta
 
-    def finish(self) -> Delta:
-        """The closing delta, with the last body's done reason and token counts."""
+    def finish(self, *, stream: bool) -> Delta:
+        """The closing delta, with the last body's done reason and token counts.
+
+        Raises:
+            _Incomplete: a stream ended without its ``done`` chunk.
+        """
+        if stream and not self.last.get("done"):
+            raise _Incomplete
         return self.assembler.finish(self.last.get("done_reason"), ollama_usage(self.last))
-
-
-def _reason(exc: Exception) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

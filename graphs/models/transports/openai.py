@@ -17,6 +17,13 @@ it constrains from the first token, so the model does not think). A thinking bud
 vLLM's top-level ``thinking_token_budget`` (honoured when the server runs with a reasoning config;
 other servers ignore the field). No SDK: the openai package
 adds milliseconds per call and nothing we need.
+
+Errors: HTTP errors keep the server's message and ``Retry-After``
+(:meth:`OpenAITransport._status_error`); connection failures are told apart by when they happened
+(:func:`~graphs.models.transports.retry.connection_error`);
+a stream must end with ``[DONE]`` or a finish reason, else it was cut (:class:`StreamInterrupted`,
+retried when none of the answer had arrived); a server that answers a streamed request with one
+JSON body is read as a whole answer.
 """
 
 from __future__ import annotations
@@ -27,13 +34,22 @@ from typing import Any, Literal
 
 import httpx
 
-from graphs.errors import ModelError, ModelNotFound, ResponseFormatError, ServerError, ServerUnavailable
+from graphs.errors import ModelError, ModelNotFound, ResponseFormatError, ServerError, StreamInterrupted
 from graphs.models.choice import openai_tool_choice
 from graphs.models.images import data_url
 from graphs.models.qwen import field_thinking, soft_switch
 from graphs.models.transports.assemble import DeltaAssembler, tool_schemas
 from graphs.models.transports.base import ChatRequest, Delta, Usage
-from graphs.models.transports.retry import RetryPolicy, aretrying, final_error, retrying
+from graphs.models.transports.retry import (
+    RetryPolicy,
+    aretrying,
+    connection_error,
+    cut_short,
+    empty_or_cut,
+    final_error,
+    parse_retry_after,
+    retrying,
+)
 
 DEFAULT_BASE_URL = "http://localhost:8000/v1"
 ThinkSwitch = Literal["template_kwargs", "soft_switch"]
@@ -89,11 +105,14 @@ class OpenAITransport:
 
     def chat(self, request: ChatRequest) -> Iterator[Delta]:
         """POST the request and yield deltas, retrying before the first one."""
-        return retrying(self.retry, lambda: self._chat_once(request), final_error)
+        return retrying(self.retry, lambda: self._chat_once(request), self._final)
 
     def achat(self, request: ChatRequest) -> AsyncIterator[Delta]:
         """Async twin of :meth:`chat`."""
-        return aretrying(self.retry, lambda: self._achat_once(request), final_error)
+        return aretrying(self.retry, lambda: self._achat_once(request), self._final)
+
+    def _final(self, err: ModelError, attempts: int) -> ModelError:
+        return final_error(err, attempts, self.retry)
 
     def close(self) -> None:
         """Close the sync client."""
@@ -130,41 +149,41 @@ class OpenAITransport:
 
     def _chat_once(self, request: ChatRequest) -> Iterator[Delta]:
         assembler = self._assembler(request)
+        reader = _SSEReader(assembler, self.base_url)
         try:
             with self.client.stream("POST", self.url, json=self.payload(request)) as response:
                 if response.status_code >= 400:
                     response.read()
                     raise self._status_error(response, request.model)
-                if request.stream:
-                    reader = _SSEReader(assembler)
+                if request.stream and not _is_json(response):
                     for line in response.iter_lines():
                         yield from reader.line(line)
                     yield reader.finish()
                 else:
                     response.read()
-                    yield from _whole(assembler, _json(response))
+                    yield from _whole(assembler, _json(response, self.base_url))
         except httpx.HTTPError as exc:
-            raise self._transport_error(exc) from None
+            raise connection_error(exc, self.base_url, self.url, reader.received) from None
 
     async def _achat_once(self, request: ChatRequest) -> AsyncIterator[Delta]:
         assembler = self._assembler(request)
+        reader = _SSEReader(assembler, self.base_url)
         try:
             async with self.aclient.stream("POST", self.url, json=self.payload(request)) as response:
                 if response.status_code >= 400:
                     await response.aread()
                     raise self._status_error(response, request.model)
-                if request.stream:
-                    reader = _SSEReader(assembler)
+                if request.stream and not _is_json(response):
                     async for line in response.aiter_lines():
                         for delta in reader.line(line):
                             yield delta
                     yield reader.finish()
                 else:
                     await response.aread()
-                    for delta in _whole(assembler, _json(response)):
+                    for delta in _whole(assembler, _json(response, self.base_url)):
                         yield delta
         except httpx.HTTPError as exc:
-            raise self._transport_error(exc) from None
+            raise connection_error(exc, self.base_url, self.url, reader.received) from None
 
     def _assembler(self, request: ChatRequest) -> DeltaAssembler:
         names = tool_schemas(request.tools)
@@ -182,7 +201,7 @@ class OpenAITransport:
             detail = json.loads(text)
         except ValueError:
             detail = text
-        message = _error_message(detail) or text[:300]
+        message = (_error_message(detail) or text[:300]).strip().split("\n", 1)[0][:300]
         if response.status_code == 404 and ("model" in message.lower() or "not found" in message.lower()):
             return ModelNotFound(
                 f"the server at {self.base_url} does not serve model {model!r} (server said: {message}); "
@@ -190,18 +209,15 @@ class OpenAITransport:
                 model=model,
                 url=self.url,
             )
+        status = response.status_code
+        wait = parse_retry_after(response.headers.get("retry-after")) if status in (429, 503) else None
         return ServerError(
-            f"{self.url} answered HTTP {response.status_code}: {message}",
+            f"{self.url} answered HTTP {status}: {message}",
             url=self.url,
-            status=response.status_code,
+            status=status,
             body=text,
+            retry_after=wait,
         )
-
-    def _transport_error(self, exc: httpx.HTTPError) -> ModelError:
-        if isinstance(exc, httpx.TimeoutException):
-            return ServerUnavailable(f"{self.url} timed out ({type(exc).__name__})", url=self.url, attempts=1)
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return ServerUnavailable(f"cannot reach {self.base_url}: {reason}", url=self.url, attempts=1)
 
 
 def openai_message(
@@ -251,25 +267,38 @@ def openai_usage(body: Mapping[str, Any] | None) -> Usage | None:
 
 
 class _SSEReader:
-    """Reads one SSE stream: feeds the assembler and remembers the finish reason and usage."""
+    """Reads one SSE stream: feeds the assembler, remembers the finish reason and usage, and notices
+    a stream that was cut (no ``[DONE]`` and no finish reason, or a last event cut mid-JSON)."""
 
-    def __init__(self, assembler: DeltaAssembler) -> None:
+    def __init__(self, assembler: DeltaAssembler, where: str) -> None:
         self.assembler = assembler
+        self.where = where
         self.finish_reason: str | None = None
         self.stop_sequence: str | None = None
         self.usage: Usage | None = None
+        self.received = 0
+        self.done = False
+        self.bad: str | None = None  # an event that is not JSON: garbage, or the cut end of the stream
 
     def line(self, line: str) -> Iterator[Delta]:
         """Handle one line of the event stream."""
         if not line.startswith("data:"):
             return
         data = line[5:].strip()
-        if not data or data == "[DONE]":
+        if not data:
+            return
+        if self.bad is not None:
+            raise ResponseFormatError(f"{self.where} sent an SSE event that is not JSON: {self.bad[:120]!r}")
+        if data == "[DONE]":
+            self.done = True
             return
         try:
             chunk = json.loads(data)
         except ValueError:
-            raise ResponseFormatError(f"server sent an SSE event that is not JSON: {data[:200]!r}") from None
+            self.bad = data
+            return
+        if not isinstance(chunk, dict):
+            raise ResponseFormatError(f"{self.where} sent an SSE event that is not an object: {data[:120]!r}")
         if "error" in chunk:
             message = _error_message(chunk)
             raise ServerError(
@@ -284,10 +313,21 @@ class _SSEReader:
             self.assembler.feed_tool_deltas(delta.get("tool_calls"))
             out = self.assembler.feed(thinking=field_thinking(delta), content=delta.get("content") or "")
             if out is not None:
+                self.received += len(out.text) + len(out.thinking)
                 yield out
 
     def finish(self) -> Delta:
-        """The closing delta of the stream."""
+        """The closing delta of the stream.
+
+        Raises:
+            StreamInterrupted: the stream ended without ``[DONE]`` or a finish reason.
+        """
+        if self.bad is not None or not (self.done or self.finish_reason):
+            how = f"inside an event ({self.bad[-60:]!r})" if self.bad is not None else "before its end"
+            got = f"after {self.received} characters" if self.received else "before any of the answer"
+            raise StreamInterrupted(
+                f"the stream from {self.where} was cut {how}, {got}", url=self.where, received=self.received
+            )
         closing = self.assembler.finish(self.finish_reason, self.usage)
         closing.stop_sequence = self.stop_sequence
         return closing
@@ -302,7 +342,7 @@ def _stop_string(choice: Mapping[str, Any]) -> str | None:
 def _whole(assembler: DeltaAssembler, body: Mapping[str, Any]) -> Iterator[Delta]:
     choices = body.get("choices")
     if not choices:
-        raise ResponseFormatError(f"response has no choices: {json.dumps(body)[:300]}")
+        raise ResponseFormatError(f"the server's response has no choices: {json.dumps(body)[:200]}")
     choice = choices[0]
     delta = assembler.feed_message(choice.get("message") or {})
     if delta is not None:
@@ -312,13 +352,21 @@ def _whole(assembler: DeltaAssembler, body: Mapping[str, Any]) -> Iterator[Delta
     yield closing
 
 
-def _json(response: httpx.Response) -> dict[str, Any]:
+def _is_json(response: httpx.Response) -> bool:
+    """A whole JSON body (some servers answer a streamed request that way)."""
+    return str(response.headers.get("content-type", "")).split(";")[0].strip() == "application/json"
+
+
+def _json(response: httpx.Response, where: str) -> dict[str, Any]:
+    text = response.text
+    if cut_short(text):
+        raise empty_or_cut(where, str(response.url), text, 0)
     try:
         body = response.json()
     except ValueError:
-        raise ResponseFormatError(f"server answered with non-JSON: {response.text[:200]!r}") from None
+        raise ResponseFormatError(f"{where} sent a reply that is not JSON: {text[:120]!r}") from None
     if not isinstance(body, dict):
-        raise ResponseFormatError(f"server answered with JSON that is not an object: {response.text[:200]!r}")
+        raise ResponseFormatError(f"{where} sent JSON that is not an object: {text[:120]!r}")
     return body
 
 
