@@ -16,8 +16,16 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from agents import cli_input
 from agents.agent_run import make_model, plan_run, run_think
-from agents.cli_common import Display, ProfileOpt, TerminalApprover, clean_errors, fail
+from agents.cli_common import (
+    NO_WAIT_HELP,
+    Display,
+    ProfileOpt,
+    TerminalApprover,
+    clean_errors,
+    waiting_note,
+)
 from agents.cli_doctor import doctor_command
 from agents.cli_engine import BatchOpt, CtxOpt, ExtraBuftsOpt, ThreadsOpt, engine_options
 from agents.cli_export import register as register_export
@@ -32,6 +40,7 @@ from agents.cli_workflow import register as register_workflow
 from agents.runner import Event, check_images, run
 from agents.toolbox import open_tools, parse_approve, parse_tool_names
 from graphs.errors import ConfigError
+from graphs.exit_codes import ExitCode
 from graphs.models.cassette import record, replay
 
 app = typer.Typer(
@@ -113,6 +122,7 @@ def run_command(
         str, typer.Option("--approve", help="Comma-separated tools that need your approval per call.")
     ] = "",
     memory: Annotated[str | None, typer.Option("--memory", help=MEMORY_HELP)] = None,
+    no_wait: Annotated[bool, typer.Option("--no-wait", help=NO_WAIT_HELP)] = False,
     trace: Annotated[bool, typer.Option("--trace/--no-trace", help="Record the run in traces.db.")] = True,
     trace_content: Annotated[
         bool, typer.Option("--trace-content", help="Store prompt, arguments and answer as text in the trace.")
@@ -146,13 +156,15 @@ def run_command(
     ] = None,
 ) -> None:
     """Run an agent on PROMPT: plain ReAct with --tools, or a named --agent (its tools and prompt)."""
-    if not prompt.strip():
-        raise fail("the prompt is empty", 2)
     console = Console(highlight=False)
     activity = Activity()
     status = None if as_json else StatusLine(activity)
     on_event: Callable[[Event], None] | None = None if as_json else Display(console, status)
     with clean_errors():
+        cli_input.prompt(prompt)
+        cli_input.base_url(base_url)
+        cli_input.memory_uri(memory)
+        cli_input.name(thread, "--thread")
         approve_names = parse_approve(approve)
         engine = engine_options(ctx, threads, batch, extra_bufts)
         plan = plan_run(
@@ -202,15 +214,17 @@ def run_command(
             callbacks=[activity],
             warm=lambda llm: warm_engine(llm, activity),
             images=images or (),
+            wait=not no_wait,
+            on_wait=waiting_note(thread) if thread else None,
         )
     if as_json:
         sys.stdout.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
     else:
         console.print()
         if result.stopped:
-            Console(stderr=True).print(f"[yellow]{result.answer}[/]")
+            Console(stderr=True, highlight=False).print(result.answer, style="yellow", markup=False)
     if result.stopped:
-        raise typer.Exit(1)
+        raise typer.Exit(ExitCode.STOPPED)
 
 
 def main() -> None:

@@ -3,19 +3,28 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import sys
-from collections.abc import Iterator
+import warnings
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any
+from typing import Annotated, Any, TextIO
 
+import click
 import typer
+from rich.color import ColorSystem
 from rich.console import Console
+from rich.markup import escape
+from rich.style import Style
 
 import prompts
+from agents import cli_input
 from agents.cli_progress import StatusLine
 from agents.runner import Event
-from graphs.errors import QwenGraphError
+from graphs.errors import QwenGraphError, QwenGraphWarning
+from graphs.exit_codes import ExitCode
+from graphs.memory.locks import Holder
 from tools.errors import ToolError, ToolInputError, ToolLimitError
 
 ProfileOpt = Annotated[
@@ -24,34 +33,108 @@ ProfileOpt = Annotated[
 ]
 """``--profile NAME`` (see graphs.models.profiles), shared by run, chat and resume."""
 
+NO_WAIT_HELP = "Refuse (exit 8) instead of waiting when another run is using the thread."
+DEBUG_ENV = "QWENGRAPH_DEBUG"
+"""Set to 1 to let unexpected errors show their traceback."""
+
 
 def fail(message: str, code: int) -> typer.Exit:
     """Print ``error: message`` on stderr and return the exit to raise."""
-    Console(stderr=True).print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    Console(stderr=True).print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
+
+
+def warn(message: str) -> None:
+    """Print ``warning: message`` on stderr (the run goes on; the exit code does not change)."""
+    Console(stderr=True).print(f"[yellow]warning:[/] {escape(message)}", highlight=False, soft_wrap=True)
 
 
 @contextmanager
 def clean_errors() -> Iterator[None]:
-    """Turn every expected failure into one ``error: ...`` line on stderr and its exit code.
+    """Turn every failure into one ``error: ...`` line on stderr and its exit code (never a traceback).
 
-    qwengraph errors carry their own code; bad tool input (a missing path, a malformed argument) is
-    2; other tool failures (no sandbox) 6; database and file system errors 1; Ctrl-C 130.
+    The codes are :class:`graphs.exit_codes.ExitCode`: qwengraph errors carry their own; bad tool
+    input (a missing path, a malformed argument) is USAGE; other tool failures (no sandbox) TOOL;
+    database and file system errors STORAGE; Ctrl-C INTERRUPTED; anything unexpected INTERNAL (set
+    ``QWENGRAPH_DEBUG=1`` to see its traceback). qwengraph warnings print as ``warning: ...`` lines.
     """
-    try:
-        yield
-    except QwenGraphError as err:
-        raise fail(str(err), err.exit_code) from None
-    except (ToolInputError, ToolLimitError) as err:
-        raise fail(str(err), 2) from None
-    except ToolError as err:
-        raise fail(f"tool: {err}", 6) from None
-    except prompts.PromptError as err:
-        raise fail(str(err), 2) from None
-    except (sqlite3.Error, OSError) as err:
-        raise fail(str(err), 1) from None
-    except KeyboardInterrupt:
-        raise fail("interrupted", 130) from None
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", QwenGraphWarning)
+        shown = warnings.showwarning
+
+        def show(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+            if issubclass(category, QwenGraphWarning):
+                warn(str(message))
+            else:
+                shown(message, category, *args, **kwargs)
+
+        warnings.showwarning = show
+        try:
+            yield
+        except (typer.Exit, typer.Abort, click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except QwenGraphError as err:
+            raise fail(str(err), err.exit_code) from None
+        except (ToolInputError, ToolLimitError) as err:
+            raise fail(str(err), ExitCode.USAGE) from None
+        except ToolError as err:
+            raise fail(f"tool: {err}", ExitCode.TOOL) from None
+        except prompts.PromptError as err:
+            raise fail(str(err), ExitCode.USAGE) from None
+        except sqlite3.Error as err:
+            raise fail(f"database error: {err}", ExitCode.STORAGE) from None
+        except OSError as err:
+            where = f" ({err.filename})" if err.filename else ""
+            raise fail(f"{err.strerror or err}{where}", ExitCode.STORAGE) from None
+        except KeyboardInterrupt:
+            raise fail("interrupted", ExitCode.INTERRUPTED) from None
+        except UnicodeEncodeError as err:  # lone surrogates: undecodable bytes from the command line
+            if "surrogates" not in str(err):
+                raise fail(internal_message(err), ExitCode.INTERNAL) from None
+            raise fail(
+                f"an argument is not valid UTF-8 ({err.object[err.start : err.end]!r})", ExitCode.USAGE
+            ) from None
+        except Exception as err:
+            if os.environ.get(DEBUG_ENV):
+                raise
+            raise fail(internal_message(err), ExitCode.INTERNAL) from None
+
+
+def waiting_note(thread: str) -> Callable[[Holder], None]:
+    """The ``on_wait`` callback of a CLI run: one line on stderr saying what the run waits for."""
+
+    def note(holder: Holder) -> None:
+        Console(stderr=True, highlight=False).print(
+            f"waiting: thread {thread!r} is in use by another run ({holder.describe()}); "
+            "this run starts when it ends (Ctrl-C to give up, --no-wait to refuse instead)",
+            style="yellow",
+            markup=False,
+        )
+
+    return note
+
+
+def internal_message(err: BaseException) -> str:
+    """The one line for an unexpected error: its type and first line, and how to see more."""
+    first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+    detail = f"{type(err).__name__}: {first}" if first else type(err).__name__
+    return f"internal error ({detail}); please report it (set {DEBUG_ENV}=1 to see the traceback)"
+
+
+def stdin_line(stream: TextIO | None = None) -> str | None:
+    """One line from standard input, decoded strictly (see :func:`agents.cli_input.read_line`)."""
+    source = stream or sys.stdin
+    return cli_input.read_line(source.buffer)
+
+
+def write_text(console: Console, text: str, style: str | None = None) -> None:
+    """Write model text as it is: no markup, no wrapping, no measuring (``Console.print`` costs about
+    a second per megabyte; this is linear and fast, so a 10 MB answer shows at once). ``style`` is
+    applied with ANSI codes when the console has colour."""
+    if style and console.color_system and not console.no_color:
+        text = Style.parse(style).render(text, color_system=ColorSystem.STANDARD)
+    console.file.write(text)
+    console.file.flush()
 
 
 class Display:
@@ -69,7 +152,7 @@ class Display:
     def _out(self, text: str, *, end: str = "\n", style: str | None = None) -> None:
         if self.status is not None:
             self.status.clear()
-        self.console.print(text, style=style, end=end, highlight=False, markup=False)
+        write_text(self.console, text + end, style)  # linear: a 10 MB answer shows at once
         if self.status is not None:
             self.status.printed(text + end)
 
@@ -110,11 +193,10 @@ class TerminalApprover:
 
     def __call__(self, request: dict[str, Any]) -> dict[str, Any]:
         args = json.dumps(request.get("args") or {}, ensure_ascii=False)
-        self.console.print(
-            f"[yellow]approve[/] {request.get('name')}({args})? [a]pprove / [r]eject / [e]dit: ", end=""
-        )
-        answer = sys.stdin.readline()
-        if not answer:
+        call = escape(f"{request.get('name')}({args})")  # model-written text: never markup
+        self.console.print(f"[yellow]approve[/] {call}? {escape('[a]pprove / [r]eject / [e]dit')}: ", end="")
+        answer = self._line()
+        if answer is None:
             self.console.print()
             return {"action": "reject", "reason": "no answer: standard input is closed"}
         choice = answer.strip().lower()
@@ -123,7 +205,7 @@ class TerminalApprover:
         if choice in {"e", "edit"}:
             self.console.print("new arguments as a JSON object: ", end="")
             try:
-                edited = json.loads(sys.stdin.readline() or "null")
+                edited = json.loads(self._line() or "null")
             except ValueError:
                 edited = None
             if isinstance(edited, dict):
@@ -131,3 +213,9 @@ class TerminalApprover:
             self.console.print("[red]not a JSON object: the call is rejected[/]")
             return {"action": "reject", "reason": "the edited arguments were not a JSON object"}
         return {"action": "reject", "reason": "rejected by the user"}
+
+    def _line(self) -> str | None:
+        try:
+            return stdin_line()
+        except QwenGraphError:  # not UTF-8: an answer we cannot read is no approval
+            return ""

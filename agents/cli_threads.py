@@ -21,8 +21,19 @@ from langgraph.store.base import BaseStore
 from rich.console import Console
 
 import prompts
+from agents import cli_input
 from agents.agent_run import make_model, plan_run, run_think
-from agents.cli_common import Display, ProfileOpt, TerminalApprover, clean_errors
+from agents.cli_common import (
+    NO_WAIT_HELP,
+    Display,
+    ProfileOpt,
+    TerminalApprover,
+    clean_errors,
+    fail,
+    stdin_line,
+    waiting_note,
+    write_text,
+)
 from agents.cli_engine import BatchOpt, CtxOpt, ExtraBuftsOpt, ThreadsOpt, engine_options
 from agents.cli_progress import Activity, StatusLine, warm_engine
 from agents.runner import run, thread_origin
@@ -50,6 +61,7 @@ ToolsOpt = Annotated[
 ApproveOpt = Annotated[
     str, typer.Option("--approve", help="Comma-separated tools that need your approval per call.")
 ]
+NoWaitOpt = Annotated[bool, typer.Option("--no-wait", help=NO_WAIT_HELP)]
 
 
 def memory_uri(flag: str | None) -> str | None:
@@ -116,11 +128,14 @@ def chat_command(
     batch: BatchOpt = None,
     extra_bufts: ExtraBuftsOpt = None,
     profile: ProfileOpt = None,
+    no_wait: NoWaitOpt = False,
 ) -> None:
     """Chat in a thread that survives restarts; /exit (or end of input) quits."""
     console = Console(highlight=False)
-    approve_names = parse_approve(approve)
     with clean_errors():
+        _check_common(thread, base_url, memory)
+        cli_input.name(user, "--user")
+        approve_names = parse_approve(approve)
         engine = engine_options(ctx, threads, batch, extra_bufts)
         if profile is not None:
             get_profile(profile)  # an unknown name fails here, not at the first message
@@ -137,8 +152,12 @@ def chat_command(
         console.print(f"[dim]thread {thread!r} ({known} messages); /exit quits[/]")
         while True:
             console.print("[bold]you>[/] ", end="")
-            line = sys.stdin.readline()
-            if not line or line.strip() in {"/exit", "/quit"}:
+            try:
+                line = stdin_line()
+            except ConfigError as err:  # one bad line: say so and ask again
+                fail(str(err), 2)
+                continue
+            if line is None or line.strip() in {"/exit", "/quit"}:
                 break
             if not line.strip():
                 continue
@@ -160,6 +179,8 @@ def chat_command(
                     system_prompt=system,
                     callbacks=[activity],
                     warm=lambda model: warm_engine(model, activity),
+                    wait=not no_wait,
+                    on_wait=waiting_note(thread),
                 )
             console.print()
 
@@ -184,6 +205,7 @@ def resume_command(
     batch: BatchOpt = None,
     extra_bufts: ExtraBuftsOpt = None,
     profile: ProfileOpt = None,
+    no_wait: NoWaitOpt = False,
 ) -> None:
     """Continue a run that was interrupted (killed, or waiting for approval) from its last step.
 
@@ -191,6 +213,8 @@ def resume_command(
     an agent's run resumes on its own graph, prompt and tools.
     """
     console = Console(highlight=False)
+    with clean_errors():
+        _check_common(thread, base_url, memory)
     with clean_errors(), open_checkpointer(memory_uri(memory)) as saver:
         approve_names = parse_approve(approve)
         engine = engine_options(ctx, threads, batch, extra_bufts)
@@ -213,6 +237,8 @@ def resume_command(
                 on_event=None if as_json else Display(console),
                 approve=approve_names,
                 approver=TerminalApprover(),
+                wait=not no_wait,
+                on_wait=waiting_note(thread),
             )
     if as_json:
         sys.stdout.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
@@ -232,14 +258,16 @@ def threads_list(memory: MemoryOpt = None) -> None:
 def threads_show(name: Annotated[str, typer.Argument(help="Thread name.")], memory: MemoryOpt = None) -> None:
     """Print a thread's conversation (thinking dimmed, tool results indented)."""
     console = Console(highlight=False)
+    with clean_errors():
+        cli_input.name(name, "the thread name")
     with clean_errors(), open_checkpointer(memory_uri(memory)) as saver:
         for message in thread_messages(saver, name):
             thought = reasoning_text(message)
             if thought:
-                console.print(thought, style="dim", markup=False)
+                write_text(console, thought + "\n", "dim")
             label = "tool" if isinstance(message, ToolMessage) else message.type
             console.print(f"[bold]{label}>[/] ", end="")
-            console.print(message.text or json.dumps(getattr(message, "tool_calls", [])), markup=False)
+            write_text(console, (message.text or json.dumps(getattr(message, "tool_calls", []))) + "\n")
 
 
 @threads_app.command("delete")
@@ -247,6 +275,8 @@ def threads_delete(
     name: Annotated[str, typer.Argument(help="Thread name.")], memory: MemoryOpt = None
 ) -> None:
     """Delete a thread and all its checkpoints."""
+    with clean_errors():
+        cli_input.name(name, "the thread name")
     with clean_errors(), open_checkpointer(memory_uri(memory)) as saver:
         thread_messages(saver, name)
         saver.delete_thread(name)
@@ -258,6 +288,12 @@ def register(app: typer.Typer) -> None:
     app.command("chat")(chat_command)
     app.command("resume")(resume_command)
     app.add_typer(threads_app, name="threads")
+
+
+def _check_common(thread: str, base_url: str | None, memory: str | None) -> None:
+    cli_input.name(thread, "--thread")
+    cli_input.base_url(base_url)
+    cli_input.memory_uri(memory)
 
 
 def thread_messages_or_empty(saver: BaseCheckpointSaver[Any], thread: str) -> list[AnyMessage]:

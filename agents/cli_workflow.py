@@ -13,11 +13,12 @@ from typing import Annotated, Any
 import typer
 import yaml  # type: ignore[import-untyped]
 
+from agents import cli_input
 from agents.cli_common import clean_errors, fail
 from agents.settings import resolve_model
 from agents.toolbox import TOOL_NAMES, open_tools
 from graphs.models.chat import ChatQwen
-from graphs.workflow import ModelStep, ToolStep, WorkflowError, WorkflowSpec, check_workflow, load_workflow
+from graphs.workflow import ModelStep, ToolStep, WorkflowError, WorkflowSpec, check_workflow, parse_workflow
 from graphs.workflow.check import walk
 from graphs.workflow.compile import make_env, run_log
 
@@ -60,6 +61,13 @@ def _uses(spec: WorkflowSpec) -> tuple[list[str], bool]:
     return tools, any(isinstance(s, ModelStep) for s in steps)
 
 
+def _load(file: str) -> WorkflowSpec:
+    """The workflow in FILE, read through the CLI's input layer (binary and non-UTF-8 files refused)."""
+    with clean_errors():
+        text = cli_input.text_file(file, "workflow file")
+    return parse_workflow(text, source=file)
+
+
 def _report(err: WorkflowError) -> typer.Exit:
     for problem in err.problems[:-1]:
         fail(problem, err.exit_code)
@@ -70,7 +78,7 @@ def _report(err: WorkflowError) -> typer.Exit:
 def validate_command(file: FileArg) -> None:
     """Check FILE: structure, step ids, tool names, templates and loop bounds; nothing runs."""
     try:
-        spec = load_workflow(file)
+        spec = _load(file)
         check_workflow(spec, make_env(), tools=TOOL_NAMES, has_model=True)
     except WorkflowError as err:
         raise _report(err) from None
@@ -88,13 +96,16 @@ def run_command(
 ) -> None:
     """Run FILE with --input key=value pairs and print its outputs."""
     try:
-        spec = load_workflow(file)
+        spec = _load(file)
         check_workflow(spec, make_env(), tools=TOOL_NAMES, has_model=True)
         given = parse_inputs(inputs or [])
     except WorkflowError as err:
         raise _report(err) from None
     tool_names, has_model = _uses(spec)
     with clean_errors():
+        cli_input.base_url(base_url)
+        for pair in inputs or []:
+            cli_input.text(pair, "--input")
         try:
             llm = ChatQwen(model=resolve_model(model), base_url=base_url) if has_model else None
             with open_tools(tool_names) as tools:

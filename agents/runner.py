@@ -42,6 +42,7 @@ from agents.run_core import (
 from agents.safety import DEFAULT_MAX_INPUT_CHARS
 from graphs.build import STREAMED_ANSWER, GraphSpec
 from graphs.errors import ConfigError
+from graphs.memory.locks import Holder, thread_lock
 from graphs.memory.traces import recording_trace
 from graphs.models.chat import ChatQwen
 from graphs.summary import RunSummary, summarize
@@ -99,6 +100,8 @@ def run(
     images: Sequence[str | Path] = (),
     profile: str | None = None,
     display: bool | None = None,
+    wait: bool = True,
+    on_wait: Callable[[Holder], None] | None = None,
 ) -> RunSummary:
     """Run an agent's graph on ``prompt`` (``None``: resume ``thread``) and return its summary.
 
@@ -153,6 +156,10 @@ def run(
         display: show the run live when no ``on_event`` is given: ``None`` (default) does so in a
             Jupyter kernel only (one output updated in place, see :mod:`agents.display`), ``True``
             also in a terminal (the CLI's display), ``False`` never.
+        wait: a saved ``thread`` (with ``checkpointer``) takes one run at a time: wait for a run
+            that holds it to finish (``False``: raise :class:`~graphs.errors.ThreadBusy` at once).
+            See :mod:`graphs.memory.locks`.
+        on_wait: called once, with who holds the thread, when this run has to wait for it.
     """
     built = build_run(
         prompt,
@@ -175,42 +182,48 @@ def run(
         profile=profile,
         warm=warm,
     )
-    before = _start(built)
-    final: dict[str, Any] = dict(before.values) if before is not None else {}
-    meta = {"thread": thread, "resumed": built.inputs is None}
-    tracer = recording_trace(store_content=trace_content, model=built.model, prompt=prompt, meta=meta)
-    with (
-        tracer if trace else nullcontext() as recorder,
-        _clean_on_failure(built, before),
-        _auto_display(display, on_event, prompt, result=lambda: summary) as show,  # summary: at the end
-    ):
-        handlers = [*callbacks, *([recorder] if recorder is not None else [])]
-        if handlers:
-            built.config["callbacks"] = handlers
-        inputs = built.inputs
-        while True:
-            reader = EventReader(built.spec, final, show)
-            options: dict[str, Any] = {"durability": "sync"} if built.durable else {}
-            stream_mode = ["messages", "values"]
-            for mode, payload in built.graph.stream(inputs, built.config, stream_mode=stream_mode, **options):
-                reader.feed(mode, payload)
-            final = reader.final
-            if built.saver is None:
-                break
-            state = built.graph.get_state(built.config)
-            final = cast(dict[str, Any], state.values)
-            if not state.interrupts:
-                break
-            if approver is None:
-                raise ConfigError(f"thread {_thread_id(built)!r} is waiting for a tool approval")
-            inputs = Command(resume={i.id: approver(cast(dict[str, Any], i.value)) for i in state.interrupts})
-        summary = summarize(current_turn(final.get("messages", [])))
-        if show is not None:
-            if built.spec.graph not in STREAMED_ANSWER and summary.answer:
-                show(Event(kind="text", text=summary.answer))
-            show(Event(kind="summary", text=summary.answer, summary=summary))
-        if recorder is not None:
-            recorder.set_answer(summary.answer)
+    locked = None
+    if checkpointer is not None and thread is not None:  # a saved thread: one run at a time
+        locked = thread_lock(checkpointer, thread, wait=wait, on_wait=on_wait)
+    with locked or nullcontext():
+        before = _start(built)
+        final: dict[str, Any] = dict(before.values) if before is not None else {}
+        meta = {"thread": thread, "resumed": built.inputs is None}
+        tracer = recording_trace(store_content=trace_content, model=built.model, prompt=prompt, meta=meta)
+        with (
+            tracer if trace else nullcontext() as recorder,
+            _clean_on_failure(built, before),
+            _auto_display(display, on_event, prompt, result=lambda: summary) as show,  # summary: at the end
+        ):
+            handlers = [*callbacks, *([recorder] if recorder is not None else [])]
+            if handlers:
+                built.config["callbacks"] = handlers
+            inputs = built.inputs
+            while True:
+                reader = EventReader(built.spec, final, show)
+                options: dict[str, Any] = {"durability": "sync"} if built.durable else {}
+                stream_mode = ["messages", "values"]
+                chunks = built.graph.stream(inputs, built.config, stream_mode=stream_mode, **options)
+                for mode, payload in chunks:
+                    reader.feed(mode, payload)
+                final = reader.final
+                if built.saver is None:
+                    break
+                state = built.graph.get_state(built.config)
+                final = cast(dict[str, Any], state.values)
+                if not state.interrupts:
+                    break
+                if approver is None:
+                    raise ConfigError(f"thread {_thread_id(built)!r} is waiting for a tool approval")
+                decisions = {i.id: approver(cast(dict[str, Any], i.value)) for i in state.interrupts}
+                inputs = Command(resume=decisions)
+            summary = summarize(current_turn(final.get("messages", [])))
+            if show is not None:
+                if built.spec.graph not in STREAMED_ANSWER and summary.answer:
+                    show(Event(kind="text", text=summary.answer))
+                show(Event(kind="summary", text=summary.answer, summary=summary))
+            if recorder is not None:
+                recorder.set_answer(summary.answer)
     return summary
 
 

@@ -42,7 +42,7 @@ from graphs.exit_codes import ExitCode
 class QwenGraphError(Exception):
     """Root of every error qwengraph raises on purpose."""
 
-    exit_code: int = ExitCode.INTERNAL
+    exit_code: int = int(ExitCode.INTERNAL)
 
 
 class ConfigError(QwenGraphError):

@@ -38,8 +38,8 @@ MEANINGS: dict[ExitCode, str] = {
     "unreadable cassette",
     ExitCode.INSTALL: "local model install: unknown name, no disk space, download or checksum failure",
     ExitCode.TOOL: "a tool cannot run here (no usable code sandbox)",
-    ExitCode.STORAGE: "threads or memory database cannot be opened or written (corrupted file, a "
-    "directory, unreachable PostgreSQL)",
+    ExitCode.STORAGE: "a database or file cannot be opened or written: threads, memory, an output file "
+    "(corrupted, a directory, unreachable PostgreSQL, disk full)",
     ExitCode.BUSY: "the thread is in use by another run and `--no-wait` was given",
     ExitCode.RATE_LIMITED: "a user is over the rate limit (`agents.safety.RateLimiter`)",
     ExitCode.INTERNAL: "an unexpected internal error (a bug: please report it; `QWENGRAPH_DEBUG=1` "

@@ -17,7 +17,9 @@ an unreachable server names host, port and the driver's reason.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
@@ -29,7 +31,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.store.base import BaseStore, IndexConfig
 from langgraph.store.memory import InMemoryStore
 
-from graphs.errors import MemoryError_
+from graphs.errors import MemoryError_, MemoryURIError
 from graphs.paths import home
 
 if TYPE_CHECKING:
@@ -77,7 +79,7 @@ def parse_uri(uri: str | None, *, default_file: str = "threads.db") -> BackendUR
         return BackendURI("sqlite", "/" + text.removeprefix("sqlite:///").lstrip("/"))
     if text.startswith("sqlite:") and not text.startswith("sqlite://") and len(text) > len("sqlite:"):
         return BackendURI("sqlite", str(Path(text.removeprefix("sqlite:")).absolute()))
-    raise MemoryError_(f"unsupported memory URI {uri!r}; accepted forms: {ACCEPTED_FORMS}")
+    raise MemoryURIError(f"unsupported memory URI {uri!r}; accepted forms: {ACCEPTED_FORMS}")
 
 
 # --------------------------------------------------------------------------- SQLite
@@ -92,6 +94,18 @@ def _sqlite_path(path: str) -> str:
     return path
 
 
+def _sqlite_problem(path: str, err: sqlite3.Error) -> MemoryError_:
+    """A one-line error for a SQLite file that cannot be used, with what to do about it."""
+    text = str(err)
+    if Path(path).is_dir():
+        return MemoryError_(f"cannot open SQLite database {path}: it is a directory")
+    if "not a database" in text or "malformed" in text:
+        return MemoryError_(
+            f"cannot open SQLite database {path}: {text} (corrupted? move it away to start with an empty one)"
+        )
+    return MemoryError_(f"cannot open SQLite database {path}: {text}")
+
+
 def _sqlite_connect(path: str, *, autocommit: bool) -> sqlite3.Connection:
     """Open a SQLite file shared across threads, in WAL mode with a busy timeout."""
     try:
@@ -104,7 +118,7 @@ def _sqlite_connect(path: str, *, autocommit: bool) -> sqlite3.Connection:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
     except sqlite3.Error as err:
-        raise MemoryError_(f"cannot open SQLite database {path}: {err}") from err
+        raise _sqlite_problem(path, err) from err
     return conn
 
 
@@ -201,6 +215,54 @@ async def _apg_pool(dsn: str) -> AsyncIterator[Any]:
         await pool.close()
 
 
+SETUP_LOCK_KEY = 0x7177_6772_6170_6801  # our pg_advisory_lock key for setup()
+SETUP_WAIT_S = 120.0
+_TRY_SETUP_LOCK = "SELECT pg_try_advisory_lock(%s) AS ok"
+
+
+@contextmanager
+def _pg_setup_lock(pool: Any) -> Iterator[None]:
+    """Serialise ``setup()`` (table migrations) across processes opening one fresh database at once:
+    LangGraph's migrations are not safe to run concurrently (duplicate-key errors).
+
+    The lock is polled with ``pg_try_advisory_lock`` rather than waited for: a session blocked in
+    ``pg_advisory_lock`` keeps a transaction open, and the migrations' ``CREATE INDEX CONCURRENTLY``
+    waits for every open transaction, which would deadlock.
+    """
+    with pool.connection() as conn:
+        deadline, pause = time.monotonic() + SETUP_WAIT_S, 0.02
+        while not conn.execute(_TRY_SETUP_LOCK, (SETUP_LOCK_KEY,)).fetchone()["ok"]:  # dict rows
+            if time.monotonic() > deadline:
+                raise MemoryError_(
+                    f"PostgreSQL tables are still being set up by another process after {SETUP_WAIT_S:g} s"
+                )
+            time.sleep(pause)
+            pause = min(pause * 2, 0.5)
+        try:
+            yield
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (SETUP_LOCK_KEY,))
+
+
+@asynccontextmanager
+async def _apg_setup_lock(pool: Any) -> AsyncIterator[None]:
+    async with pool.connection() as conn:
+        deadline, pause = time.monotonic() + SETUP_WAIT_S, 0.02
+        while not (
+            await (await conn.execute("SELECT pg_try_advisory_lock(%s)", (SETUP_LOCK_KEY,))).fetchone()
+        )[0]:
+            if time.monotonic() > deadline:
+                raise MemoryError_(
+                    f"PostgreSQL tables are still being set up by another process after {SETUP_WAIT_S:g} s"
+                )
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 0.5)
+        try:
+            yield
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock(%s)", (SETUP_LOCK_KEY,))
+
+
 # --------------------------------------------------------------------------- checkpointers
 
 
@@ -230,7 +292,8 @@ def open_checkpointer(uri: str | None = None) -> Iterator[BaseCheckpointSaver[An
 
         with _pg_pool(parsed.target) as pool:
             pg_saver = PostgresSaver(pool)
-            pg_saver.setup()
+            with _pg_setup_lock(pool):
+                pg_saver.setup()
             yield pg_saver
 
 
@@ -249,7 +312,7 @@ async def aopen_checkpointer(uri: str | None = None) -> AsyncIterator[BaseCheckp
             conn = await aiosqlite.connect(path, timeout=BUSY_TIMEOUT_S)
             await _aconfigure_sqlite(conn)
         except sqlite3.Error as err:
-            raise MemoryError_(f"cannot open SQLite database {path}: {err}") from err
+            raise _sqlite_problem(path, err) from err
         try:
             saver = AsyncSqliteSaver(conn)
             await saver.setup()
@@ -262,7 +325,8 @@ async def aopen_checkpointer(uri: str | None = None) -> AsyncIterator[BaseCheckp
 
         async with _apg_pool(parsed.target) as pool:
             pg_saver = AsyncPostgresSaver(pool)
-            await pg_saver.setup()
+            async with _apg_setup_lock(pool):
+                await pg_saver.setup()
             yield pg_saver
 
 
@@ -300,7 +364,8 @@ def open_store(uri: str | None = None, *, index: IndexConfig | None = None) -> I
 
         with _pg_pool(parsed.target) as pool:
             pg_store = PostgresStore(pool, **extra)
-            pg_store.setup()
+            with _pg_setup_lock(pool):
+                pg_store.setup()
             yield pg_store
 
 
@@ -322,7 +387,7 @@ async def aopen_store(
             conn = await aiosqlite.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
             await _aconfigure_sqlite(conn)
         except sqlite3.Error as err:
-            raise MemoryError_(f"cannot open SQLite database {path}: {err}") from err
+            raise _sqlite_problem(path, err) from err
         try:
             store = AsyncSqliteStore(conn, **extra)
             await store.setup()
@@ -335,5 +400,6 @@ async def aopen_store(
 
         async with _apg_pool(parsed.target) as pool:
             pg_store = AsyncPostgresStore(pool, **extra)
-            await pg_store.setup()
+            async with _apg_setup_lock(pool):
+                await pg_store.setup()
             yield pg_store

@@ -11,8 +11,11 @@ Timestamps are ISO-8601 UTC text with milliseconds, durations milliseconds.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import random
 import sqlite3
+import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -64,31 +67,67 @@ _SCHEMA: dict[str, dict[str, type]] = {
 }  # fmt: skip
 
 
+BUSY_TIMEOUT_S = 10.0
+"""How long one write waits for another process's write to finish (SQLite's busy timeout)."""
+
+WRITE_ATTEMPTS = 6
+"""Writes tried before a trace is given up (each waits up to :data:`BUSY_TIMEOUT_S`)."""
+
+
 def open_db(path: str | Path, *, create: bool = True) -> sqlite_utils.Database:
-    """Open the traces database (WAL, foreign keys on), creating tables and indexes when needed."""
+    """Open the traces database (WAL, foreign keys on), creating tables and indexes when needed.
+
+    The connection is in autocommit mode: writers open their own ``BEGIN IMMEDIATE`` transaction,
+    so that they wait for each other (busy timeout) instead of failing on a lock upgrade.
+    """
     path = Path(path)
     if create:
         path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(str(path), timeout=30, check_same_thread=False)
+    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S, check_same_thread=False, isolation_level=None)
     db = sqlite_utils.Database(conn)
     db.execute("PRAGMA foreign_keys=ON")
-    if not create:
-        return db
-    if not db.table("runs").exists():
-        db.enable_wal()
-        with db.atomic():
-            db.table("runs").create(_SCHEMA["runs"], pk="run_id", if_not_exists=True)
-            for table in ("model_calls", "tool_calls"):
-                db.table(table).create(
-                    _SCHEMA[table],
-                    pk="call_id",
-                    foreign_keys=[("run_id", "runs", "run_id")],
-                    if_not_exists=True,
-                )
-                db.table(table).create_index(["run_id", "seq"], if_not_exists=True)
-            db.table("runs").create_index(["started_at"], if_not_exists=True)
-            db.table("tool_calls").create_index(["name"], if_not_exists=True)
+    if create and not db.table("runs").exists():
+        _create_schema(db)
+    elif create:
+        _add_missing_columns(db)
     return db
+
+
+_SQL_TYPES = {str: "TEXT", int: "INTEGER", float: "FLOAT"}
+
+
+def _add_missing_columns(db: sqlite_utils.Database) -> None:
+    """Columns added since a database was created (``model_calls.notes``...) are added now."""
+    for table, columns in _SCHEMA.items():
+        missing = [c for c in columns if c not in db.table(table).columns_dict]
+        for column in missing:
+            try:
+                db.execute(f'ALTER TABLE "{table}" ADD COLUMN "{column}" {_SQL_TYPES[columns[column]]}')
+            except sqlite3.OperationalError as err:
+                if "duplicate column" not in str(err):  # another writer added it first
+                    raise
+
+
+def _create_schema(db: sqlite_utils.Database) -> None:
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        db.table("runs").create(_SCHEMA["runs"], pk="run_id", if_not_exists=True)
+        for table in ("model_calls", "tool_calls"):
+            db.table(table).create(
+                _SCHEMA[table],
+                pk="call_id",
+                foreign_keys=[("run_id", "runs", "run_id")],
+                if_not_exists=True,
+            )
+            db.table(table).create_index(["run_id", "seq"], if_not_exists=True)
+        db.table("runs").create_index(["started_at"], if_not_exists=True)
+        db.table("tool_calls").create_index(["name"], if_not_exists=True)
+        db.execute("COMMIT")
+    except BaseException:
+        with contextlib.suppress(sqlite3.Error):
+            db.execute("ROLLBACK")
+        raise
 
 
 MODEL_FIELDS = ("node", "model", "latency_ms", "prompt_tokens", "completion_tokens", "thinking_tokens",
@@ -103,27 +142,80 @@ def write_trace(
     run: Mapping[str, Any],
     model_calls: Sequence[Mapping[str, Any]],
     tool_calls: Sequence[Mapping[str, Any]],
+    *,
+    attempts: int = WRITE_ATTEMPTS,
 ) -> None:
     """Upsert one run row and insert its new call rows, all in one transaction.
+
+    Concurrent writers (many runs on one home) wait for each other: each attempt takes the write
+    lock up front (``BEGIN IMMEDIATE``, waiting up to :data:`BUSY_TIMEOUT_S`), and a busy database
+    is tried again, ``attempts`` times in all, with a growing random pause in between.
 
     Raises:
         MemoryError_: the database could not be opened or written; nothing was written.
     """
-    try:
-        db = open_db(path)
+    pause = 0.05
+    for attempt in range(1, attempts + 1):
         try:
-            with db.atomic():
-                db.table("runs").upsert(dict(run), pk="run_id")
-                if model_calls:
-                    db.table("model_calls").insert_all(
-                        [dict(r) for r in model_calls], pk="call_id", alter=True
-                    )
-                if tool_calls:
-                    db.table("tool_calls").insert_all([dict(r) for r in tool_calls], pk="call_id")
-        finally:
-            db.close()
-    except (sqlite3.Error, OSError) as err:
-        raise MemoryError_(f"cannot write trace to {path}: {err}") from err
+            _write_once(path, run, model_calls, tool_calls)
+            return
+        except sqlite3.OperationalError as err:
+            if attempt >= attempts or not _busy(err):
+                raise MemoryError_(f"cannot write trace to {path}: {err}") from err
+        except (sqlite3.Error, OSError) as err:
+            raise MemoryError_(f"cannot write trace to {path}: {err}") from err
+        time.sleep(pause * (0.5 + random.random()))  # noqa: S311 - jitter, not cryptography
+        pause = min(pause * 2, 2.0)
+
+
+def _busy(err: sqlite3.OperationalError) -> bool:
+    text = str(err).lower()
+    return "locked" in text or "busy" in text
+
+
+def _write_once(
+    path: str | Path,
+    run: Mapping[str, Any],
+    model_calls: Sequence[Mapping[str, Any]],
+    tool_calls: Sequence[Mapping[str, Any]],
+) -> None:
+    db = open_db(path)
+    try:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            _upsert(db.conn, "runs", run, "run_id")
+            _insert(db.conn, "model_calls", model_calls)
+            _insert(db.conn, "tool_calls", tool_calls)
+            db.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                db.execute("ROLLBACK")
+            raise
+    finally:
+        db.close()
+
+
+def _upsert(conn: sqlite3.Connection, table: str, row: Mapping[str, Any], pk: str) -> None:
+    columns = list(row)
+    names = ", ".join(f'"{c}"' for c in columns)
+    marks = ", ".join("?" for _ in columns)
+    updates = ", ".join(f'"{c}" = excluded."{c}"' for c in columns if c != pk)
+    conn.execute(
+        f'INSERT INTO "{table}" ({names}) VALUES ({marks}) ON CONFLICT("{pk}") DO UPDATE SET {updates}',  # noqa: S608
+        [row[c] for c in columns],
+    )
+
+
+def _insert(conn: sqlite3.Connection, table: str, rows: Sequence[Mapping[str, Any]]) -> None:
+    if not rows:
+        return
+    columns = list(rows[0])
+    names = ", ".join(f'"{c}"' for c in columns)
+    marks = ", ".join("?" for _ in columns)
+    conn.executemany(
+        f'INSERT OR REPLACE INTO "{table}" ({names}) VALUES ({marks})',  # noqa: S608 - names from our schema
+        [[r.get(c) for c in columns] for r in rows],
+    )
 
 
 def call_notes(note: str | None, response_metadata: Mapping[str, Any]) -> str | None:

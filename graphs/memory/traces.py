@@ -25,6 +25,7 @@ import json
 import threading
 import time
 import uuid
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -35,7 +36,7 @@ from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from langchain_core.outputs import ChatGeneration, LLMResult
 
-from graphs.errors import MemoryError_
+from graphs.errors import MemoryError_, TraceNotWritten
 from graphs.memory.trace_store import MODEL_FIELDS, call_notes, default_db_path, digest, iso, write_trace
 from graphs.models.messages import reasoning_text
 
@@ -387,6 +388,8 @@ def recording_trace(
 
     The trace is written also when the body raises (outcome ``error``, the error's type kept); a
     failure to write it then is attached to the original error as a note instead of replacing it.
+    When the body succeeded, a failure to write the trace never turns the run into a failure: it is
+    reported as a :class:`~graphs.errors.TraceNotWritten` warning (the CLI prints ``warning: ...``).
 
     Example:
         >>> with recording_trace(meta={"agent": "math-tutor"}) as recorder:  # doctest: +SKIP
@@ -405,4 +408,7 @@ def recording_trace(
             err.add_note(f"(the run's trace was not written: {write_error})")
         raise
     recorder.finish()
-    recorder.flush()
+    try:
+        recorder.flush()
+    except MemoryError_ as write_error:
+        warnings.warn(TraceNotWritten(f"the run's trace was not written: {write_error}"), stacklevel=3)

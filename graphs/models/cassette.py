@@ -46,6 +46,7 @@ from graphs.models.cassette_format import (
     FORMAT_VERSION,
     Cassette,
     StrPath,
+    check_writable,
     decode_response,
     decompress,
     drift_paths,
@@ -219,6 +220,7 @@ class Recorder:
         return handle_async_request
 
     def __enter__(self) -> Recorder:
+        check_writable(self.path)
         self._created = datetime.now(UTC).isoformat(timespec="seconds")
         sync_original = httpx.HTTPTransport.handle_request
         self._patch(httpx.HTTPTransport, "handle_request", self._sync_wrapper(sync_original))
@@ -244,9 +246,14 @@ class Recorder:
             setattr(cls, name, original)
         _OPEN.remove(self)
         recorded = self.cassette()
-        if exc is not None:
-            recorded.meta["error"] = f"{type(exc).__name__}: {exc}"
-        recorded.save()
+        if exc is None:
+            recorded.save()
+            return
+        recorded.meta["error"] = f"{type(exc).__name__}: {exc}"
+        try:
+            recorded.save()
+        except CassetteError as err:  # the run's own error stays the one reported
+            exc.add_note(f"(the cassette was not saved: {err})")
 
 
 class Replayer:

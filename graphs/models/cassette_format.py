@@ -74,22 +74,52 @@ class Cassette:
         return {"meta": self.meta, "interactions": self.interactions}
 
     def save(self, path: StrPath | None = None) -> Path:
-        """Write the cassette atomically (temporary file in the same folder, then rename)."""
+        """Write the cassette atomically (temporary file in the same folder, then rename).
+
+        Raises:
+            CassetteError: the file cannot be written (the message names it and the reason).
+        """
         target = Path(path) if path is not None else self.path
         if target is None:
             raise CassetteError("cassette has no path to save to")
-        target.parent.mkdir(parents=True, exist_ok=True)
         text = json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n"
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        except OSError as err:
+            raise CassetteError(f"cannot write cassette {target}: {err.strerror or err}") from None
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 fh.write(text)
             os.chmod(tmp, 0o644)  # mkstemp makes it 0600; cassettes are meant to be committed and shared
             os.replace(tmp, target)
+        except OSError as err:
+            Path(tmp).unlink(missing_ok=True)
+            raise CassetteError(f"cannot write cassette {target}: {err.strerror or err}") from None
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
         return target
+
+
+def check_writable(target: Path) -> None:
+    """Raise :class:`CassetteError` now if a cassette could not be saved at ``target`` later.
+
+    Checked before recording starts, so a run does not spend its model calls and then fail to save.
+    """
+    if target.is_dir():
+        raise CassetteError(f"cannot write cassette {target}: it is a directory")
+    folder = target.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise CassetteError(f"cannot write cassette {target}: {folder} is not a directory")
+    try:  # a real write: access() says yes to root, also on read-only or virtual file systems
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".qwengraph-write-check-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        raise CassetteError(f"cannot write cassette {target}: {err.strerror or err} in {folder}") from None
 
 
 def validate(data: Any, source: str = "<cassette>") -> None:

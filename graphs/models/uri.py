@@ -12,6 +12,8 @@ import os
 from dataclasses import dataclass
 from typing import Literal
 
+import httpx
+
 from graphs.errors import ConfigError
 
 Kind = Literal["ollama", "openai", "local", "transformers"]
@@ -59,6 +61,45 @@ def in_process(uri: str) -> bool:
 def resolve_base_url(kind: Kind, base_url: str | None = None) -> str:
     """The base URL to use: explicit, else ``QWENGRAPH_BASE_URL``, else the kind's default."""
     url = base_url or os.environ.get("QWENGRAPH_BASE_URL") or DEFAULT_BASE_URLS[kind]
-    if kind not in IN_PROCESS and not url.startswith(("http://", "https://")):
+    if kind in IN_PROCESS:
+        return url.rstrip("/")
+    return check_base_url(url)
+
+
+def check_base_url(url: str) -> str:
+    """``url`` without a trailing slash, when it is a usable ``http(s)://host[:port][/path]`` URL.
+
+    Raises:
+        ConfigError: not http(s), no host, an unparsable host or port (``http://[::1``), or
+            characters that cannot go into a URL (control characters, undecodable bytes).
+    """
+    text = url.strip()
+    if not text.startswith(("http://", "https://")):
         raise ConfigError(f"invalid base URL {url!r}: it must start with http:// or https://")
-    return url.rstrip("/")
+    if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in text):
+        raise ConfigError(f"invalid base URL {url!r}: it contains blanks or control characters")
+    authority = text.split("://", 1)[1].split("/", 1)[0]
+    if authority.count("[") != authority.count("]"):
+        raise ConfigError(f"invalid base URL {url!r}: unbalanced '[' ']' around an IPv6 host")
+    if not _is_utf8(text):
+        raise ConfigError(f"invalid base URL {url!r}: it contains bytes that are not UTF-8")
+    try:
+        parsed = httpx.URL(text)
+        port = parsed.port
+    except (httpx.InvalidURL, ValueError) as err:
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ConfigError(f"invalid base URL {url!r}: {reason}") from None
+    if not parsed.host:
+        raise ConfigError(f"invalid base URL {url!r}: it names no host")
+    if port is not None and not 0 < port < 65536:
+        raise ConfigError(f"invalid base URL {url!r}: port {port} is out of range (1-65535)")
+    return text.rstrip("/")
+
+
+def _is_utf8(text: str) -> bool:
+    """False when ``text`` holds lone surrogates (how Python decodes undecodable bytes in argv)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -17,6 +17,7 @@ from graphs.workflow.spec import (
     WorkflowError,
     WorkflowSpec,
     load_workflow,
+    parse_workflow,
     spec_from_data,
 )
 
@@ -33,6 +34,7 @@ __all__ = [
     "compile_workflow",
     "load_workflow",
     "make_env",
+    "parse_workflow",
     "prepare_inputs",
     "run_log",
     "run_workflow",

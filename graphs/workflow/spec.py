@@ -16,6 +16,7 @@ import yaml  # type: ignore[import-untyped]  # no types-PyYAML in the dev extra 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, PrivateAttr, Tag, ValidationError
 
 from graphs.errors import GraphError
+from graphs.exit_codes import ExitCode
 
 Loc = tuple[str | int, ...]
 InputType = Literal["any", "str", "int", "float", "bool", "list", "dict"]
@@ -25,7 +26,7 @@ _STRICT = ConfigDict(extra="forbid", populate_by_name=True)
 class WorkflowError(GraphError):
     """A workflow is invalid or failed while running; ``problems`` holds one line per error."""
 
-    exit_code = 2
+    exit_code = ExitCode.USAGE
 
     def __init__(self, problems: Sequence[str]) -> None:
         super().__init__("\n".join(problems))
@@ -204,15 +205,27 @@ def load_workflow(path: str | Path) -> WorkflowSpec:
     """Read and validate a YAML workflow file (structure only; see :func:`check_workflow`)."""
     file = Path(path)
     try:
-        text = file.read_text(encoding="utf-8")
+        raw = file.read_bytes()
     except OSError as err:
         raise WorkflowError([f"{file}: cannot read: {err.strerror or err}"]) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = raw[: err.start].count(b"\n") + 1
+        raise WorkflowError([f"{file}:{line}: not UTF-8 text (byte 0x{raw[err.start]:02x})"]) from None
+    return parse_workflow(text, source=str(file))
+
+
+def parse_workflow(text: str, source: str = "<workflow>") -> WorkflowSpec:
+    """Validate the YAML text of a workflow (structure only); ``source`` names it in messages."""
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
     except yaml.MarkedYAMLError as err:
         line = err.problem_mark.line + 1 if err.problem_mark else 1
-        raise WorkflowError([f"{file}:{line}: invalid YAML: {err.problem}"]) from None
+        raise WorkflowError([f"{source}:{line}: invalid YAML: {err.problem}"]) from None
+    except yaml.YAMLError as err:  # e.g. a control character the YAML reader refuses
+        raise WorkflowError([f"{source}: invalid YAML: {str(err).splitlines()[0]}"]) from None
     if node is None:
-        raise WorkflowError([f"{file}:1: the file is empty"])
-    return spec_from_data(data, source=str(file), node=node)
+        raise WorkflowError([f"{source}:1: the file is empty"])
+    return spec_from_data(data, source=source, node=node)

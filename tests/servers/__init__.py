@@ -15,7 +15,9 @@ a ``finish_reason`` chunk, an optional usage chunk and ``[DONE]``.
 
 Fault injection, for retry and timeout tests: ``fail_next(n, status)`` answers the next n chat
 requests with an HTTP error, ``drop_next(n)`` closes their connection without an answer, ``delay``
-sleeps before answering, ``chunk_delay`` sleeps between stream chunks.
+sleeps before answering, ``chunk_delay`` sleeps between stream chunks, and ``inject(fault, ...)``
+damages or replaces the next responses on the wire (see :mod:`servers.faults`: HTTP statuses with
+headers, raw bodies, cuts mid-stream, rewritten bytes, a server that never answers).
 """
 
 from servers.base import (
@@ -29,11 +31,13 @@ from servers.base import (
     check_address,
     message_text,
 )
+from servers.faults import Fault, hang, status
 from servers.ollama import OllamaServer
 from servers.vllm import VLLMServer
 
 __all__ = [
     "CALC_ANSWER",
+    "Fault",
     "NetworkBlockedError",
     "OllamaServer",
     "RecordedRequest",
@@ -43,5 +47,7 @@ __all__ = [
     "VLLMServer",
     "calculator_script",
     "check_address",
+    "hang",
     "message_text",
+    "status",
 ]

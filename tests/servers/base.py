@@ -7,6 +7,7 @@ import ipaddress
 import json
 import random
 import re
+import select
 import socket
 import threading
 import time
@@ -14,6 +15,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
+
+from servers.faults import Fault, FaultyWriter, replace_answer
 
 # --------------------------------------------------------------------------- scripts
 
@@ -97,6 +100,15 @@ def check_address(family: int, address: Any) -> None:
 
 
 # --------------------------------------------------------------------------- HTTP plumbing
+
+
+def _closed(h: _Handler) -> bool:
+    """Whether the client has hung up (its end of the connection reads as closed)."""
+    try:
+        ready, _, _ = select.select([h.connection], [], [], 0)
+        return bool(ready) and h.connection.recv(1, socket.MSG_PEEK) == b""
+    except (OSError, ValueError):
+        return True
 
 
 @dataclass
@@ -197,6 +209,8 @@ class ScriptedServer:
         self.delay = 0.0
         self.chunk_delay = 0.0
         self._fail: list[int] = []
+        self._faults: list[Fault] = []
+        self._stopping = threading.Event()
         self._drops = 0
         self._turns = 0
         self._lock = threading.Lock()
@@ -219,6 +233,7 @@ class ScriptedServer:
         """Stop serving and cut every open (keep-alive) connection."""
         if self._httpd is None:
             return
+        self._stopping.set()
         self._httpd.shutdown()
         self._httpd.server_close()
         for conn in list(self._connections):
@@ -251,6 +266,11 @@ class ScriptedServer:
         with self._lock:
             self._fail += [status] * n
 
+    def inject(self, *faults: Fault) -> None:
+        """Damage or replace the next chat responses, one fault each (see :mod:`servers.faults`)."""
+        with self._lock:
+            self._faults += faults
+
     def drop_next(self, n: int) -> None:
         """Close the connection of the next ``n`` chat requests without answering."""
         with self._lock:
@@ -279,12 +299,18 @@ class ScriptedServer:
             drop = self._drops > 0
             self._drops -= int(drop)
             status = self._fail.pop(0) if self._fail and not drop else None
+            fault = self._faults.pop(0) if self._faults and not drop and status is None else None
         if drop:
             h.drop()
             return
         if status is not None:
             h.send_json(status, self.error_body(status, f"injected failure (HTTP {status})"))
             return
+        writer: Any = h
+        if fault is not None:
+            if replace_answer(h, fault, self.error_body, lambda: self._stopping.is_set() or _closed(h)):
+                return
+            writer = FaultyWriter(h, fault)
         model = str(body.get("model", ""))
         if not self.knows(model):
             h.send_json(404, self.model_not_found(model))
@@ -294,7 +320,7 @@ class ScriptedServer:
         except Exception as exc:
             h.send_json(500, self.error_body(500, f"script failed: {exc!r}"))
             return
-        self.answer(h, body, model, turn)
+        self.answer(writer, body, model, turn)
 
     def next_turn(self, body: dict[str, Any]) -> Turn:
         if callable(self.script):
