@@ -11,6 +11,7 @@ each capped, so a 200 MB flood costs almost nothing and never reaches the host.
 from __future__ import annotations
 
 import ast
+import base64
 import contextlib
 import io
 import json
@@ -18,6 +19,7 @@ import linecache
 import os
 import resource
 import signal
+import stat
 import struct
 import sys
 import threading
@@ -25,8 +27,8 @@ import traceback
 from typing import Any
 
 _HEADER = struct.Struct(">I")
-_MAX_REQUEST = 16 * 1024 * 1024
 _TRACEBACK_CHARS = 8000
+_CAPTURE_STACK = 256 * 1024  # the capture threads need little; the default 8 MiB counts against RLIMIT_AS
 CPU_EXIT_STATUS = 152
 """Exit status of a worker that used up its CPU time (the host reports ``timeout``)."""
 
@@ -100,8 +102,8 @@ def _apply_limits(config: dict[str, Any]) -> None:
         (resource.RLIMIT_CPU, limits["session_cpu_seconds"]),
         (resource.RLIMIT_CORE, 0),
     ]
-    if config["limit_processes"]:
-        pairs.append((resource.RLIMIT_NPROC, limits["processes"]))
+    if config["limit_processes"]:  # the code's processes and threads, plus the two capture threads
+        pairs.append((resource.RLIMIT_NPROC, limits["processes"] + 2))
     for which, value in pairs:
         resource.setrlimit(which, (value, value))
     ids = config.get("ids")
@@ -182,11 +184,13 @@ def _setup(config: dict[str, Any]) -> tuple[int, int, list[_Capture], list[_Capp
     os.dup2(null, 0)
     cap = int(config["limits"]["output_bytes"])
     captures = []
+    threading.stack_size(_CAPTURE_STACK)
     for target in (1, 2):
         read_end, write_end = os.pipe()
         os.dup2(write_end, target)
         os.close(write_end)
         captures.append(_Capture(read_end, cap))
+    threading.stack_size(0)  # the code's own threads get the default
     raws = [_CappedFd(1), _CappedFd(2)]
     sys.stdout = io.TextIOWrapper(raws[0], encoding="utf-8", errors="replace", write_through=True)
     sys.stderr = io.TextIOWrapper(raws[1], encoding="utf-8", errors="replace", write_through=True)
@@ -222,22 +226,70 @@ def _collect(captures: list[_Capture], marker: bytes, reply: dict[str, Any]) -> 
             capture.marker = b""
 
 
+def _open_parent(parts: list[str], create: bool) -> int:
+    """The directory holding ``parts[-1]`` under the working directory, never through a symlink."""
+    fd = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    try:
+        for part in parts[:-1]:
+            if create:
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(part, 0o755, dir_fd=fd)
+            child = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+            os.close(fd)
+            fd = child
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _file(request: dict[str, Any], limit: int) -> dict[str, Any]:
+    """Write (``put``) or read (``get``) one file of the working directory for the host."""
+    parts = [str(p) for p in request["parts"]]
+    try:
+        dir_fd = _open_parent(parts, create=request["op"] == "put")
+        try:
+            if request["op"] == "put":
+                flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW
+                fd = os.open(parts[-1], flags, 0o644, dir_fd=dir_fd)
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(base64.b64decode(request["data"]))
+                return {"ok": True}
+            fd = os.open(parts[-1], os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError as error:
+        return {"error": f"cannot {'write' if request['op'] == 'put' else 'read'} ({error.strerror})"}
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            return {"error": "is not a regular file"}
+        if info.st_size > limit:
+            return {"error": f"is larger than the {limit} byte limit", "limit": True}
+        return {"data": base64.b64encode(handle.read(limit + 1)).decode()}
+
+
 def main() -> None:
     """Set up, then serve requests until stdin closes."""
     config: dict[str, Any] = json.loads(sys.argv[1])
     requests, replies, captures, raws = _setup(config)
     cap = int(config["limits"]["output_bytes"])
+    file_limit = int(config["limits"]["file_size"])
+    max_request = 2 * file_limit + 16 * 1024 * 1024  # a base64 file, or code
     namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": __builtins__}
     _send(replies, {"ready": True})
     counter = 0
     while True:
         try:
             (size,) = _HEADER.unpack(_read_exact(requests, _HEADER.size))
-            if size > _MAX_REQUEST:
+            if size > max_request:
                 return
             request = json.loads(_read_exact(requests, size))
         except EOFError:
             return
+        if request.get("op") in ("put", "get"):
+            _send(replies, _file(request, file_limit))
+            continue
         counter += 1
         marker = request["marker"].encode()
         for capture in captures:

@@ -10,26 +10,39 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
 
-__all__ = ["MIB", "CodeSandbox", "ExitReason", "Launcher", "Limits", "RunResult"]
+__all__ = ["MIB", "CodeSandbox", "Enforced", "ExitReason", "Launcher", "Limits", "RunResult"]
 
 MIB = 1024 * 1024
 
 ExitReason = Literal["ok", "error", "timeout", "memory", "killed", "output_limit"]
 """Why a run ended: ``ok``; ``error`` (the code raised); ``timeout`` (wall clock or CPU time);
-``memory`` (address-space limit hit); ``killed`` (the worker died otherwise: signal, ``os._exit``…);
-``output_limit`` (the code finished but its output was truncated)."""
+``memory`` (a memory limit was hit: a ``MemoryError``, or the kernel killed a process of the session
+for going over it); ``killed`` (the worker died otherwise: signal, ``os._exit``…); ``output_limit``
+(the code finished but its output was truncated)."""
 
 
 @dataclass(frozen=True)
 class Limits:
-    """Resource bounds for one call (wall, CPU, output) and for the worker process (the rest).
+    """Resource bounds: per call (wall, CPU, output), per session (memory, processes, workspace), and
+    per process (address space, file size, open files).
+
+    The session caps hold for everything a session runs, children included, when the machine offers
+    cgroups (:mod:`tools.code_runner.cgroups`); otherwise the per-process limits and the per-slot
+    uid's process count are what holds, and a session's memory is bounded only by
+    ``processes * address_space`` (plus ``workspace_bytes``). :meth:`PooledSandbox.enforced` says
+    which applies; the ``run_python`` tool tells the model exactly that.
 
     Attributes:
         wall_seconds: wall-clock time of one call; the host kills the sandbox after it.
         cpu_seconds: CPU time of one call (``RLIMIT_CPU`` soft limit, re-armed before each call).
         session_cpu_seconds: CPU time of a whole session (``RLIMIT_CPU`` hard limit).
-        address_space: bytes of virtual memory per process (``RLIMIT_AS``).
-        processes: processes and threads of the sandbox user (``RLIMIT_NPROC`` with a per-slot uid).
+        memory: bytes of memory for the whole session: every process, and the files in
+            ``/workspace`` (a memory cgroup).
+        processes: processes and threads the code may run at once (a pids cgroup; else
+            ``RLIMIT_NPROC`` with a per-slot uid).
+        workspace_bytes: size of ``/workspace``, a tmpfs of the session (bubblewrap).
+        address_space: bytes of virtual memory per process (``RLIMIT_AS``): one allocation larger
+            than this fails with ``MemoryError`` instead of getting the process killed.
         file_size: largest file the code may write (``RLIMIT_FSIZE``).
         open_files: file descriptors per process (``RLIMIT_NOFILE``).
         output_bytes: stdout and stderr kept per call, each; the rest is dropped and marked.
@@ -39,12 +52,24 @@ class Limits:
     wall_seconds: float = 10.0
     cpu_seconds: int = 10
     session_cpu_seconds: int = 600
-    address_space: int = 512 * MIB
+    memory: int = 512 * MIB
     processes: int = 64
+    workspace_bytes: int = 128 * MIB
+    address_space: int = 512 * MIB
     file_size: int = 64 * MIB
     open_files: int = 256
     output_bytes: int = 1 * MIB
     idle_seconds: float = 600.0
+
+
+@dataclass(frozen=True)
+class Enforced:
+    """Which limits hold for a whole session here (``None``: not enforced as a total)."""
+
+    memory: int | None
+    processes: int | None
+    workspace_bytes: int | None
+    how: str
 
 
 @dataclass(frozen=True)
@@ -83,6 +108,16 @@ class Launcher(Protocol):
     """Where the session's work directory appears to the sandboxed code."""
     reap_strays: bool
     """True when the worker runs alone in a pid namespace, so it may ``kill(-1)`` leftovers after a call."""
+    private_workspace: bool
+    """True when ``/workspace`` lives inside the sandbox (a size-limited tmpfs) and dies with it, so
+    files go in and out through the worker; False when it is the session's host directory."""
+    args_fd: bool
+    """True when the launcher reads its options from a file descriptor (``--args FD``), which keeps
+    them, and the host paths in them, out of the sandbox's ``/proc/1/cmdline``."""
+
+    def worker_argv(self, config: str) -> list[str]:
+        """The worker's command as the sandbox sees it (interpreter and script at their inner paths)."""
+        ...
 
     def argv(self, host_workdir: Path, worker_argv: list[str]) -> list[str]:
         """The command that runs ``worker_argv`` (python + worker script + config) inside the sandbox."""

@@ -41,6 +41,12 @@ class GVisorLauncher:
     name = "gvisor"
     inner_workdir = INNER_WORKDIR
     reap_strays = True
+    private_workspace = False
+    args_fd = False
+
+    def worker_argv(self, config: str) -> list[str]:
+        """The worker script at its host path (bind-mounted at the same place)."""
+        return [sys.executable, "-I", str(WORKER_SCRIPT), config]
 
     def __init__(self, limits: Limits, executable: str | None = None, base_uid: int = 1_990_000_000) -> None:
         found = executable or shutil.which("runsc")
@@ -131,4 +137,4 @@ class GVisorSandbox(PooledSandbox):
 
     def __init__(self, limits: Limits | None = None, max_sessions: int = 16) -> None:
         limits = limits or Limits()
-        super().__init__(GVisorLauncher(limits), limits, max_sessions)
+        super().__init__(GVisorLauncher(limits), limits, max_sessions, cgroups=False)  # its own kernel

@@ -7,11 +7,13 @@ chosen explicitly (``make_sandbox("unsafe-subprocess")``) and warns every time i
 
 from __future__ import annotations
 
+import sys
 import warnings
 from pathlib import Path
 
 from tools.code_runner.base import Limits
 from tools.code_runner.session import PooledSandbox
+from tools.code_runner.worker_process import WORKER_SCRIPT
 
 __all__ = ["UnsafeLauncher", "UnsafeSubprocessSandbox"]
 
@@ -22,6 +24,12 @@ class UnsafeLauncher:
     name = "unsafe-subprocess"
     inner_workdir = "."
     reap_strays = False  # no pid namespace: kill(-1) would hit every process of the user
+    private_workspace = False
+    args_fd = False
+
+    def worker_argv(self, config: str) -> list[str]:
+        """The worker script where it is installed."""
+        return [sys.executable, "-I", str(WORKER_SCRIPT), config]
 
     def argv(self, host_workdir: Path, worker_argv: list[str]) -> list[str]:
         """The worker command itself; the session directory is its working directory."""

@@ -1,28 +1,37 @@
 """Sessions shared by every backend: a pool of warm workers keyed by session id, and their files.
 
-A session is a work directory plus (while warm) one worker process. Variables persist between calls
-of a session; a timeout or crash kills the worker, and the next call starts a fresh one and says that
-earlier variables were lost. Sessions idle for ``Limits.idle_seconds`` are closed by a reaper thread.
+A session is a work directory, a cgroup when the machine offers one (:mod:`tools.code_runner.cgroups`:
+memory and process caps for everything the session runs), and (while warm) one worker process.
+Variables persist between calls of a session; a timeout or crash kills the worker, and the next call
+starts a fresh one and says that earlier variables were lost (with a private ``/workspace``, its
+files too). Files go in and out through the worker. Sessions idle for ``Limits.idle_seconds`` are
+closed by a reaper thread.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
-import stat
 import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
+from typing import TypeVar
 
-from tools.code_runner.base import Launcher, Limits, RunResult
+from tools.code_runner.base import MIB, Enforced, Launcher, Limits, RunResult
+from tools.code_runner.cgroups import Cgroups, SessionCgroup, detect
 from tools.code_runner.worker_process import WorkerProcess
 from tools.errors import ToolInputError, ToolLimitError
 
-__all__ = ["PooledSandbox", "Session", "SessionPool"]
+__all__ = ["RUNNER_TASKS", "PooledSandbox", "Session", "SessionPool"]
+
+RUNNER_TASKS = 4
+"""Tasks of a session that are not the code's: bwrap's two processes and the worker's two output
+threads. The pids cgroup allows ``Limits.processes`` more (the worker's main thread runs the code)."""
+T = TypeVar("T")
 
 
 @dataclass
@@ -33,6 +42,7 @@ class Session:
     slot: int
     workdir: Path
     worker: WorkerProcess | None = None
+    cgroup: SessionCgroup | None = None
     last_used: float = field(default_factory=time.monotonic)
     lost_state: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -41,8 +51,11 @@ class Session:
 class SessionPool:
     """Sessions by id, at most ``max_sessions`` at once (the least recently used is closed first)."""
 
-    def __init__(self, launcher: Launcher, limits: Limits, max_sessions: int = 16) -> None:
+    def __init__(
+        self, launcher: Launcher, limits: Limits, max_sessions: int = 16, *, cgroups: bool = True
+    ) -> None:
         self.launcher, self.limits, self.max_sessions = launcher, limits, max_sessions
+        self.cgroups: Cgroups | None = detect() if cgroups else None
         self._root = Path(tempfile.mkdtemp(prefix=f"qwengraph-{launcher.name}-"))
         os.chmod(self._root, 0o711)  # noqa: S103 - slot uids traverse it to their own bind-mounted dir only
         self._sessions: dict[str, Session] = {}
@@ -67,22 +80,50 @@ class SessionPool:
                 ids = self.launcher.slot_ids(slot)
                 if ids is not None:
                     os.chown(workdir, *ids)
-                session = Session(session_id, slot, workdir)
+                session = Session(session_id, slot, workdir, cgroup=self._cgroup(slot))
                 self._sessions[session_id] = session
                 self._start_reaper()
             session.last_used = time.monotonic()
             return session
 
+    def _cgroup(self, slot: int) -> SessionCgroup | None:
+        if self.cgroups is None:
+            return None
+        try:
+            cgroup = self.cgroups.session(f"s{slot}")
+            cgroup.limit(self.limits.memory, self.limits.processes + RUNNER_TASKS)
+        except OSError as err:  # fail closed: the limits promised to the model must hold
+            raise ToolLimitError(f"cannot create the sandbox session's cgroup: {err}") from err
+        return cgroup
+
+    def _warm(self, session: Session) -> bool:
+        """Start the session's worker if it has none running; True when an earlier one had died."""
+        lost = False
+        if session.worker is None or not session.worker.alive:
+            if session.worker is not None:
+                session.worker.kill()
+                lost = True
+            session.worker = WorkerProcess(
+                self.launcher, session.workdir, self.limits, session.slot, session.cgroup
+            )
+        return lost
+
+    def with_worker(self, session_id: str, action: Callable[[WorkerProcess], T]) -> T:
+        """Run ``action`` on the session's warm worker (started if needed), holding the session."""
+        session = self.get(session_id)
+        with session.lock:
+            session.lost_state = self._warm(session) or session.lost_state
+            assert session.worker is not None
+            result = action(session.worker)
+            session.last_used = time.monotonic()
+        return result
+
     def run(self, session_id: str, code: str) -> RunResult:
         """Run code in the session's warm worker, starting one if needed."""
         session = self.get(session_id)
         with session.lock:
-            lost = session.lost_state
-            if session.worker is None or not session.worker.alive:
-                if session.worker is not None:
-                    session.worker.kill()
-                    lost = True
-                session.worker = WorkerProcess(self.launcher, session.workdir, self.limits, session.slot)
+            lost = self._warm(session) or session.lost_state
+            assert session.worker is not None
             result = session.worker.run(code)
             session.lost_state = False
             if result.state_lost:
@@ -106,6 +147,8 @@ class SessionPool:
             for session in list(self._sessions.values()):
                 self._discard(session)
         shutil.rmtree(self._root, ignore_errors=True)
+        if self.cgroups is not None:
+            self.cgroups.close()
 
     def session_ids(self) -> list[str]:
         """Ids of the open sessions."""
@@ -118,6 +161,8 @@ class SessionPool:
             if session.worker is not None:
                 session.worker.kill()
                 session.worker = None
+            if session.cgroup is not None:
+                session.cgroup.remove()
         shutil.rmtree(session.workdir, ignore_errors=True)
 
     def _start_reaper(self) -> None:
@@ -142,30 +187,35 @@ def _relative(path: str) -> list[str]:
     return list(parts)
 
 
-def _open_dir(workdir: Path, parts: list[str], create: bool) -> int:
-    """Open the directory holding ``parts[-1]`` without following any symlink the code planted."""
-    fd = os.open(workdir, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
-    try:
-        for part in parts[:-1]:
-            if create:
-                with contextlib.suppress(FileExistsError):
-                    os.mkdir(part, 0o755, dir_fd=fd)
-            child = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
-            os.close(fd)
-            fd = child
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
-
-
 class PooledSandbox:
-    """A :class:`~tools.code_runner.base.CodeSandbox` made of a launcher and a session pool."""
+    """A :class:`~tools.code_runner.base.CodeSandbox` made of a launcher and a session pool.
 
-    def __init__(self, launcher: Launcher, limits: Limits | None = None, max_sessions: int = 16) -> None:
+    ``cgroups``: cap each session's memory and processes with a cgroup when the machine allows
+    (``False`` for backends with their own kernel, such as gVisor).
+    """
+
+    def __init__(
+        self,
+        launcher: Launcher,
+        limits: Limits | None = None,
+        max_sessions: int = 16,
+        *,
+        cgroups: bool = True,
+    ) -> None:
         self.name = launcher.name
         self.limits = limits or Limits()
-        self.pool = SessionPool(launcher, self.limits, max_sessions)
+        self.pool = SessionPool(launcher, self.limits, max_sessions, cgroups=cgroups)
+
+    def enforced(self) -> Enforced:
+        """Which limits hold for a whole session on this machine (what the model is told)."""
+        private = self.pool.launcher.private_workspace
+        workspace = self.limits.workspace_bytes if private else None
+        if self.pool.cgroups is not None:
+            how = f"cgroup {self.pool.cgroups.kind}"
+            return Enforced(self.limits.memory, self.limits.processes, workspace, how)
+        processes = self.limits.processes if self.pool.launcher.limit_processes() else None
+        how = f"rlimits: {self.limits.address_space // MIB} MiB address space per process"
+        return Enforced(None, processes, workspace, how)
 
     def run(self, code: str, session_id: str = "default") -> RunResult:
         """Run ``code`` in the session ``session_id`` (see :meth:`SessionPool.run`)."""
@@ -175,39 +225,13 @@ class PooledSandbox:
         """Write a file into the session's work directory (symlinks are never followed)."""
         if len(data) > self.limits.file_size:
             raise ToolLimitError(f"file larger than the {self.limits.file_size} byte limit")
-        session = self.pool.get(session_id)
         parts = _relative(path)
-        ids = self.pool.launcher.slot_ids(session.slot)
-        dir_fd = _open_dir(session.workdir, parts, create=True)
-        try:
-            flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW
-            fd = os.open(parts[-1], flags, 0o644, dir_fd=dir_fd)
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                if ids is not None:
-                    os.fchown(handle.fileno(), *ids)
-        finally:
-            os.close(dir_fd)
+        self.pool.with_worker(session_id, lambda worker: worker.put(parts, data))
 
     def get_file(self, session_id: str, path: str) -> bytes:
         """Read a regular file from the session's work directory (symlinks are never followed)."""
-        session = self.pool.get(session_id)
         parts = _relative(path)
-        try:
-            dir_fd = _open_dir(session.workdir, parts, create=False)
-            try:
-                fd = os.open(parts[-1], os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dir_fd)
-            finally:
-                os.close(dir_fd)
-        except OSError as error:
-            raise ToolInputError(f"{path!r}: cannot read ({error.strerror})") from error
-        with os.fdopen(fd, "rb") as handle:
-            info = os.fstat(handle.fileno())
-            if not stat.S_ISREG(info.st_mode):
-                raise ToolInputError(f"{path!r} is not a regular file")
-            if info.st_size > self.limits.file_size:
-                raise ToolLimitError(f"{path!r} is larger than the {self.limits.file_size} byte limit")
-            return handle.read(self.limits.file_size + 1)
+        return self.pool.with_worker(session_id, lambda worker: worker.get(parts))
 
     def close_session(self, session_id: str) -> None:
         """End one session."""
