@@ -107,14 +107,15 @@ def build_graph(
         force_tool: react only: the first model call must be a tool call.
         approve: tools that wait for a human decision (needs ``checkpointer``).
         checkpointer: a LangGraph checkpointer for threads, resume and approval.
-        context_tokens: react only: the history sent to the model is trimmed to about this size.
+        context_tokens: the history sent to the model is trimmed to about this size (every graph;
+            see each builder).
         tool_timeout: seconds one tool call may take.
         language: without ``system_prompt``, the graph's default prompt gets "Answer in <language>."
 
     The ``worked`` graph (:mod:`graphs.worked`) uses the tools named ``calculator`` and
     ``run_python`` and needs a
-    :class:`~graphs.models.chat.ChatQwen` that continues prefills; it ignores ``think``,
-    ``force_tool`` and ``context_tokens``, and refuses ``approve``.
+    :class:`~graphs.models.chat.ChatQwen` that continues prefills; it ignores ``think`` and
+    ``force_tool``, and refuses ``approve``.
 
     Raises:
         ConfigError: the graph name is unknown, or its module is not installed, or the worked graph
@@ -155,6 +156,7 @@ def build_graph(
             tool_timeout=tool_timeout,
             approve=approve,
             checkpointer=checkpointer,
+            context_tokens=context_tokens,
         )
     if name == "worked":
         from graphs.worked import build_worked  # noqa: PLC0415
@@ -170,6 +172,7 @@ def build_graph(
             max_steps=max_steps,
             tool_timeout=tool_timeout,
             checkpointer=checkpointer,
+            context_tokens=context_tokens,
         )
     raise ConfigError(f"graph {name!r} has no builder")  # a name added to GRAPHS without one
 

@@ -39,6 +39,7 @@ from langgraph.graph.message import add_messages
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Checkpointer, Send
 
+from graphs.context import CHARS_PER_TOKEN, fit_messages
 from graphs.models.chat import ChatQwen
 from graphs.models.uri import in_process
 from graphs.plan_parts import (
@@ -53,6 +54,7 @@ from graphs.plan_parts import (
     Verdict,
     as_answer,
     ask_json,
+    clip_results,
     executor_brief,
     latest_request,
     planner_history,
@@ -111,6 +113,11 @@ class _Nodes:
     max_steps: int | None
     instructions: str
     json_prefill: bool
+    context_tokens: int
+
+    def clipped(self, results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Step results cut to half the context window (the rest is for prompts and the reply)."""
+        return clip_results(results, int(self.context_tokens * CHARS_PER_TOKEN) // 2)
 
     def spent(self, state: PlanExecuteState) -> bool:
         """Whether the run has made all the model calls it may (``max_steps``)."""
@@ -131,7 +138,8 @@ class _Nodes:
         asked = latest_request(messages)
         request = asked.text if fresh and asked is not None else state.get("request", "")
         feedback = "" if fresh else state.get("feedback", "")
-        history = planner_history(self.names, request, [] if fresh else state.get("results", []), feedback)
+        done = [] if fresh else self.clipped(state.get("results", []))
+        history = planner_history(self.names, request, done, feedback)
         replies, parsed = ask_json(
             self.planner, history, Plan, config, PLAN_PREFILL if self.json_prefill else None
         )
@@ -163,8 +171,11 @@ class _Nodes:
 
         if sum(isinstance(m, AIMessage) for m in work) >= self.max_steps_per_task:
             return finish(f"(no result: stopped after {self.max_steps_per_task} model calls)", [])
-        brief = HumanMessage(content=executor_brief(state.get("request", ""), steps_plan, cursor, results))
-        reply = self.executor.invoke([self.executor_system, brief, *work], config)
+        brief = HumanMessage(
+            content=executor_brief(state.get("request", ""), steps_plan, cursor, self.clipped(results))
+        )
+        history = fit_messages([self.executor_system, brief, *work], self.context_tokens)
+        reply = self.executor.invoke(history, config)
         update: dict[str, Any] = {"messages": [reply], "steps": state.get("steps", 0) + 1}
         if isinstance(reply, AIMessage) and (reply.tool_calls or unreadable_calls(reply)):
             return update
@@ -187,7 +198,7 @@ class _Nodes:
             return {"messages": [self.limit_note()], "verdict": "stop"}
         results = state.get("results", [])
         history = verifier_history(
-            state.get("request", ""), state.get("plan", []), results, self.instructions
+            state.get("request", ""), state.get("plan", []), self.clipped(results), self.instructions
         )
         replies, verdict = ask_json(
             self.verifier, history, Verdict, config, VERDICT_PREFILL if self.json_prefill else None
@@ -245,6 +256,7 @@ def build_plan_execute(
     approve: Collection[str] = (),
     checkpointer: Checkpointer = None,
     json_prefill: bool | None = None,
+    context_tokens: int = 28_000,
 ) -> CompiledStateGraph[PlanExecuteState, None, PlanExecuteState, PlanExecuteState]:
     """Compile a plan-and-execute graph for ``model`` and ``tools``.
 
@@ -267,6 +279,10 @@ def build_plan_execute(
         json_prefill: start the planner's and verifier's replies with the JSON's opening (a
             prefill); ``None``: for a :class:`ChatQwen` on an in-process model without a thinking
             mode (measured: Qwen2.5-Coder-1.5B answered the planner in prose about half the time).
+        context_tokens: what the model may be sent, about: the executor's history of one step is
+            trimmed to it as in ReAct (:func:`graphs.context.fit_messages`, oldest tool exchanges
+            first), and step results shown to the planner, executor and verifier are clipped to half
+            of it (:func:`graphs.plan_parts.clip_results`).
     """
     by_name = {t.name: t for t in tools}
     if len(by_name) != len(tools):
@@ -297,6 +313,7 @@ def build_plan_execute(
         max_steps=max_steps,
         instructions=instructions or "",
         json_prefill=_prefills_json(model) if json_prefill is None else json_prefill,
+        context_tokens=context_tokens,
     )
 
     graph = StateGraph(PlanExecuteState)

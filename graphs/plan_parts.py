@@ -143,6 +143,31 @@ def tool_list(names: Sequence[str]) -> str:
     return ", ".join(sorted(names)) or "(none)"
 
 
+def clip_results(results: Sequence[dict[str, Any]], max_chars: int) -> list[dict[str, Any]]:
+    """``results`` with their ``result`` texts shortened, longest first, so all fit in ``max_chars``.
+
+    Each gets an equal share of the budget (a short result keeps all of it and leaves the rest to
+    the others); a clipped text keeps its beginning and end around an ``[... N characters omitted
+    ...]`` mark. Results that fit are returned unchanged.
+    """
+    sizes = [len(str(r.get("result", ""))) for r in results]
+    if sum(sizes) <= max_chars:
+        return list(results)
+    left, keep = len(results), dict[int, int]()
+    for index in sorted(range(len(results)), key=lambda i: sizes[i]):
+        keep[index] = min(sizes[index], max((max_chars - sum(keep.values())) // left, 0))
+        left -= 1
+    clipped = []
+    for index, result in enumerate(results):
+        text = str(result.get("result", ""))
+        if len(text) > keep[index]:
+            head, tail = keep[index] * 2 // 3, keep[index] // 3
+            mark = f" [... {len(text) - head - tail} characters omitted ...] "
+            text = text[:head] + mark + (text[len(text) - tail :] if tail else "")
+        clipped.append({**result, "result": text})
+    return clipped
+
+
 def results_text(results: Sequence[dict[str, Any]]) -> str:
     """Step results as compact JSON lines for the planner, the executor and the verifier."""
     return "\n".join(json.dumps(r, ensure_ascii=False) for r in results) or "(none yet)"

@@ -26,6 +26,7 @@ is for) and vLLM.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal, NotRequired, TypedDict
 
@@ -39,6 +40,7 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Checkpointer
 
 import prompts
+from graphs.context import CHARS_PER_TOKEN, fit_messages
 from graphs.errors import ConfigError
 from graphs.models.chat import ChatQwen
 from graphs.react import STEP_LIMIT_MARK
@@ -64,6 +66,7 @@ def build_worked(
     temperature: float | Literal["auto"] | None = "auto",
     tool_timeout: float = 30.0,
     checkpointer: Checkpointer = None,
+    context_tokens: int = 28_000,
 ) -> CompiledStateGraph[WorkedState, None, WorkedState, WorkedState]:
     """Compile a worked-solution graph.
 
@@ -81,6 +84,9 @@ def build_worked(
             larger; greedy, it repeated one assert until the token limit.
         tool_timeout: seconds one tool call may take.
         checkpointer: a LangGraph checkpointer for threads and resume.
+        context_tokens: what the model may be sent, about: earlier turns of the thread are
+            trimmed (oldest first, :func:`graphs.context.fit_messages`) so that they, the request
+            and the solution written so far (the prefill) fit.
 
     Raises:
         ConfigError: ``model`` is not a :class:`ChatQwen`, no tool can fill in results, or a limit
@@ -114,9 +120,11 @@ def build_worked(
             return _stopped(
                 draft, steps, f"Stopped after {max_steps} steps (raise --max-steps to allow more)."
             )
-        history = [system, *request_history(state["messages"])]
-        request = history[-1].text if isinstance(history[-1], HumanMessage) else ""
+        asked = [system, *request_history(state["messages"])]
+        request = asked[-1].text if isinstance(asked[-1], HumanMessage) else ""
         for _ in range(max_continuations):
+            room = context_tokens - math.ceil(len(draft) / CHARS_PER_TOKEN)
+            history = fit_messages(asked, max(room, 0))
             reply = writer.invoke(history, config, prefill=draft, stop=signs, include_stop=True)
             assert isinstance(reply, AIMessage)
             sign = reply.response_metadata.get("stop_sequence")

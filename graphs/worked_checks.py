@@ -28,7 +28,7 @@ from typing import Any, Protocol
 from langchain_core.tools import BaseTool
 
 from graphs.errors import ConfigError
-from graphs.worked_text import SIGNS, expression_before, to_calculator, value_text
+from graphs.worked_text import SIGNS, expression_before, in_code, part_of_operator, to_calculator, value_text
 from tools.run_python import NO_OUTPUT
 
 FENCE = "\n```"
@@ -72,7 +72,10 @@ class ArithmeticCheck:
     signs: tuple[str, ...] = SIGNS
 
     def arguments(self, text: str, sign: str, request: str) -> dict[str, Any] | None:
-        """``{"expression": ...}`` for arithmetic just before the sign."""
+        """``{"expression": ...}`` for arithmetic just before the sign; nothing inside code or for an
+        ``=`` that is part of an operator (``==``, ``<=``, ``+=``)."""
+        if in_code(text) or (sign == "=" and part_of_operator(text)):
+            return None
         expression = expression_before(text)
         return None if expression is None else {"expression": expression}
 
@@ -115,7 +118,10 @@ class SymbolicCheck:
     signs: tuple[str, ...] = ("=", "\n")
 
     def arguments(self, text: str, sign: str, request: str) -> dict[str, Any] | None:
-        """``differentiate`` at the first ``f'(x) =``; ``solve`` after a line with an equation."""
+        """``differentiate`` at the first ``f'(x) =``; ``solve`` after a line with an equation; nothing
+        inside code."""
+        if in_code(text):
+            return None
         if sign == "\n":
             return self._equation(text)
         line = text.rsplit("\n", 1)[-1]

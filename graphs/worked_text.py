@@ -1,10 +1,11 @@
 """Reading arithmetic out of a worked solution as the model writes it (see :mod:`graphs.worked`).
 
-When the model's text reaches ``=`` or ``≈``, :func:`expression_before` looks at what stands just
-before the sign on the current line and returns it as a calculator expression when it is plain
-arithmetic: numbers, operators, parentheses and calculator functions, no variables. LaTeX and
-typographic forms small models write are turned into calculator syntax first (``\\times``,
-``\\ln``, ``\\frac{a}{b}``, ``x^{1/5}``, ``\\sqrt{x}``, the multiplication and division signs,
+When the model's text reaches ``=`` or ``≈`` outside code (:func:`in_code`: not in a fenced block
+or an inline code span, where ``==`` and ``<=`` are operators), :func:`expression_before` looks at
+what stands just before the sign on the current line and returns it as a calculator expression
+when it is plain arithmetic: numbers, operators, parentheses and calculator functions, no
+variables. LaTeX and typographic forms small models write are turned into calculator syntax first
+(``\\times``, ``\\ln``, ``\\frac{a}{b}``, ``x^{1/5}``, ``\\sqrt{x}``, the multiplication and division signs,
 ``\\text{ million}``); a unit word right after a number (``2 million``, ``$2M``) is dropped, since
 the text goes on in the same unit. When the part before the sign is not arithmetic but repeats the
 left side of an equation a few lines up (``r = 2.5^(1/5) - 1`` then ``r ≈``), that equation's right
@@ -45,6 +46,7 @@ _UNIT = re.compile(
 )
 _OPERATOR = re.compile(r"[-+*/^]|[a-z]\(")
 _OPERAND_START = re.compile(r"[\d(.$]|[a-z]")  # a tail starting with an operator is a leftover
+_OPERATOR_ENDS = frozenset("=<>!+-*/&|^~")
 _NUMBER_ONLY = re.compile(r"[-+]?\$?[\d.,]+%?")
 _REPLACEMENTS = (
     ("\\left", ""),
@@ -119,6 +121,22 @@ def expression_before(text: str, look_back: int = 4) -> str | None:
         if len(parts) >= 2 and re.sub(r"\s", "", parts[-2]) == key:
             return arithmetic(parts[-1])
     return None
+
+
+def in_code(text: str) -> bool:
+    """Whether the end of ``text`` is inside code: an open ```fenced block, or an open `inline span`
+    on the current line. A sign there belongs to the code (``==``, ``<=``, ``x = 2 + 3``), not to an
+    equation whose value should be written in."""
+    if text.count("```") % 2 == 1:
+        return True
+    line = text.rsplit("\n", 1)[-1]
+    return line.count("`") % 2 == 1
+
+
+def part_of_operator(text: str) -> bool:
+    """Whether an ``=`` at the end of ``text`` continues a comparison or assignment operator
+    (``==``, ``<=``, ``>=``, ``!=``, ``+=``...), judged by the character before it."""
+    return text.rstrip(" ")[-1:] in _OPERATOR_ENDS
 
 
 def value_text(result: str, digits: int = 6) -> str:

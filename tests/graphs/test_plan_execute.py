@@ -6,6 +6,7 @@ import json
 
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+from langchain_core.tools import tool as tool_fn
 from langgraph.checkpoint.memory import InMemorySaver
 
 from graphs.models.chat import ChatQwen
@@ -231,3 +232,47 @@ def test_json_prefill_is_on_for_local_models_without_thinking_only():
     qwen3 = ChatQwen(model="local:/m/Qwen3-1.7B-Q4.gguf", transport=LocalTransport("/m/Qwen3-1.7B-Q4.gguf"))
     assert not _prefills_json(qwen3), "a thinking model plans in its thinking first"
     assert not _prefills_json(ChatQwen(model="ollama:qwen3:8b"))
+
+
+def test_long_step_work_and_results_are_trimmed_to_the_context_window():
+    """A huge tool result: the executor's history and the results shown later stay in budget."""
+    huge = "7" * 40_000  # about 11k tokens: far over the 2k budget below
+
+    @tool_fn
+    def dump(n: int) -> str:
+        """Return a lot of digits."""
+        return huge
+
+    one_step = {"steps": [{"id": 1, "goal": "dump", "tool_hint": "dump"}]}
+    model, fake = scripted(
+        turn(json.dumps(one_step)),
+        turn(tool=("dump", {"n": 1})),
+        turn(tool=("dump", {"n": 2})),
+        turn(huge),  # the step's result: the whole dump
+        turn(json.dumps({"accept": True, "answer": "done"})),
+    )
+    graph = build_plan_execute(model, [dump], context_tokens=2_000)
+    state = graph.invoke({"messages": [HumanMessage(content=REQUEST)], "steps": 0})
+    assert summarize(state["messages"][1:]).answer == "done"
+    executor_calls = fake.requests[1:4]
+    third = executor_calls[2]  # after two tool results of 40k characters each
+    assert any("omitted to fit the context window" in m["content"] for m in third.messages)
+    assert sum(len(m["content"]) for m in third.messages) < 2_000 * 4
+    verifier = fake.requests[4]
+    shown = verifier.messages[-1]["content"]
+    assert "characters omitted ..." in shown and len(shown) < 2_000 * 4
+    assert state["results"][0]["result"] == huge, (
+        "the state keeps the full result; only the prompt is clipped"
+    )
+
+
+def test_clip_results_shares_the_budget():
+    from graphs.plan_parts import clip_results
+
+    results = [{"id": 1, "result": "a" * 10}, {"id": 2, "result": "b" * 1000}, {"id": 3, "result": "c" * 500}]
+    clipped = clip_results(results, 310)
+    assert clipped[0]["result"] == "a" * 10
+    assert sum(len(r["result"].split(" [...")[0]) for r in clipped) <= 310
+    assert clipped[1]["result"].startswith("b" * 100) and clipped[1]["result"].endswith("b" * 50)
+    assert "[... 850 characters omitted ...]" in clipped[1]["result"]
+    assert clip_results(results, 10_000) == results

@@ -274,3 +274,52 @@ def test_an_explicit_temperature_is_kept_even_for_code():
     graph = build_worked(model, [fake_run_python([], [])], temperature=0.0)
     graph.invoke({"messages": [HumanMessage("x")], "steps": 0})
     assert fake.requests[0].sampling["temperature"] == 0.0
+
+
+@pytest.mark.parametrize(
+    ("pieces", "kept"),
+    [
+        (["```python\nif 2**10 ", "", " 1024:\n    print('ok')\n```\nDone."], "if 2**10 == 1024:"),
+        (["```python\nassert 3 * 7 <", " 21\n```\nDone."], "assert 3 * 7 <= 21"),
+        (["```python\nn = 5\nn +", " 2 * 3\n```\nDone."], "n += 2 * 3"),
+        (["Run `2 + 2 ", "", " 4` to check."], "`2 + 2 == 4`"),
+    ],
+    ids=["equals-in-a-block", "less-or-equal", "plus-equals", "inline-code"],
+)
+def test_signs_inside_code_are_never_filled(pieces: list[str], kept: str):
+    """The bug: ``if 2**10 ==`` in a code block became ``if 2**10 = 1024``."""
+    turns = [turn(text, stop="=") for text in pieces[:-1]] + [turn(pieces[-1])]
+    model, fake = scripted(*turns)
+    _, summary = solve(model, prompt="Check 2**10.")
+    assert summary.tool_calls == [], "nothing in code is sent to the calculator"
+    assert kept in summary.answer
+    assert [r.prefill for r in fake.requests] == [
+        "",
+        *("=".join(pieces[: i + 1]) + "=" for i in range(len(pieces) - 1)),
+    ]
+
+
+def test_an_equals_after_prose_arithmetic_is_still_filled_after_a_code_block():
+    model, _ = scripted(turn("```python\nx = 1\n```\nSo 6 * 7 ", stop="="), turn("."))
+    _, summary = solve(model, prompt="6*7?")
+    assert [c.args["expression"] for c in summary.tool_calls] == ["6 * 7"]
+    assert summary.answer.endswith("So 6 * 7 = 42.")
+
+
+def test_earlier_turns_are_trimmed_to_the_context_window():
+    """A long thread: the oldest turns go, the request and the prefill stay, under the budget."""
+    model, fake = scripted(turn("4 + 4 ", stop="="), turn("."))
+    graph = build_worked(model, [calculator], context_tokens=1_500)
+    history = []
+    for n in range(12):
+        history += [
+            HumanMessage(content=f"question {n}: " + "blah " * 300),
+            AIMessage(content="answer " * 300),
+        ]
+    state = graph.invoke({"messages": [*history, HumanMessage(content="What is 4+4?")], "steps": 0})
+    assert summarize(state["messages"][len(history) + 1 :]).answer == "4 + 4 = 8."
+    for request in fake.requests:
+        sent = request.messages
+        assert sent[-1] == {"role": "user", "content": "What is 4+4?"}
+        assert any("omitted to fit the context window" in m["content"] for m in sent)
+        assert (sum(len(m["content"]) for m in sent) + len(request.prefill or "")) / 3.5 < 1_500

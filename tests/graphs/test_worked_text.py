@@ -83,3 +83,13 @@ def test_hostile_text_is_not_arithmetic() -> None:
 )
 def test_the_written_value_is_the_calculators_number(result: str, written: str) -> None:
     assert value_text(result) == written
+
+
+def test_code_and_operators_are_recognised() -> None:
+    from graphs.worked_text import in_code, part_of_operator
+
+    assert in_code("text\n```python\nif x ")
+    assert not in_code("text\n```python\nx = 1\n```\nSo 2 ")
+    assert in_code("Run `2 + 2 ") and not in_code("Run `x` and 2 + 2 ")
+    assert all(part_of_operator(t) for t in ("x <", "x >", "x !", "x =", "n +", "n -"))
+    assert not any(part_of_operator(t) for t in ("2 * 3 ", "r ", "15% "))
