@@ -219,6 +219,11 @@ def run_command(
         )
     if as_json:
         sys.stdout.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
+        if result.stopped:  # the JSON holds the whole note; stderr says why in one line
+            reason = result.answer.strip().splitlines()[-1] if result.answer.strip() else result.stopped
+            Console(stderr=True, highlight=False, soft_wrap=True).print(
+                f"stopped: {reason}", style="yellow", markup=False
+            )
     else:
         console.print()
         if result.stopped:

@@ -104,7 +104,7 @@ def waiting_note(thread: str) -> Callable[[Holder], None]:
     """The ``on_wait`` callback of a CLI run: one line on stderr saying what the run waits for."""
 
     def note(holder: Holder) -> None:
-        Console(stderr=True, highlight=False).print(
+        Console(stderr=True, highlight=False, soft_wrap=True).print(
             f"waiting: thread {thread!r} is in use by another run ({holder.describe()}); "
             "this run starts when it ends (Ctrl-C to give up, --no-wait to refuse instead)",
             style="yellow",

@@ -313,7 +313,7 @@ class _PartialCall:
     id: str | None = None
     name: str = ""
     fragments: list[str] = field(default_factory=list)
-    whole: Mapping[str, Any] | None = None
+    whole: Any = None  # arguments sent whole (an object), or a fragment of the wrong type (kept to report)
 
 
 class StreamedToolCalls:
@@ -353,7 +353,7 @@ class StreamedToolCalls:
             arguments = fn.get("arguments")
             if isinstance(arguments, str):
                 call.fragments.append(arguments)
-            elif isinstance(arguments, Mapping):
+            elif arguments is not None and call.whole is None:  # an object; or a wrong type, reported
                 call.whole = arguments
 
     def finish(self) -> tuple[list[ToolCall], list[BadToolCall]]:
@@ -363,7 +363,13 @@ class StreamedToolCalls:
             call.id = call.id or new_call_id()  # stable if finish() is called again
         return structured_tool_calls(
             [
-                {"id": c.id, "function": {"name": c.name, "arguments": c.whole or "".join(c.fragments)}}
+                {
+                    "id": c.id,
+                    "function": {
+                        "name": c.name,
+                        "arguments": c.whole if c.whole is not None else "".join(c.fragments),
+                    },
+                }
                 for c in ordered
             ]
         )

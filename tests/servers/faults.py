@@ -31,9 +31,11 @@ class Fault:
         body: answer 200 with exactly ``body`` (malformed JSON, an empty body...).
         hang: read the request and never answer (until the client gives up or the server stops).
         delay: wait ``seconds`` before the first byte, then answer normally.
-        cut: answer normally but stop after ``after`` bytes of the body: ``drop`` closes the
-            connection mid-message (the client sees a broken transfer); otherwise the HTTP message
-            ends cleanly there (a truncated body, e.g. a stream cut mid-JSON-line).
+        cut: answer normally but stop after ``after`` bytes of the body (or, streamed, after
+            ``chunks`` whole chunks: lines or events), then send ``then`` (say, an error line):
+            ``drop`` closes the connection mid-message (the client sees a broken transfer);
+            otherwise the HTTP message ends cleanly there (a truncated body, e.g. a stream cut
+            mid-JSON-line).
         rewrite: answer normally with every body chunk passed through ``fn``.
     """
 
@@ -43,7 +45,9 @@ class Fault:
     body: bytes = b""
     seconds: float = 0.0
     after: int = 0
+    chunks: int | None = None
     drop: bool = False
+    then: bytes = b""
     fn: Callable[[bytes], bytes] | None = None
 
 
@@ -98,7 +102,11 @@ class FaultyWriter:
         self.h.send_header("Transfer-Encoding", "chunked")
         self.h.end_headers()
         budget = self.fault.after
-        for chunk in chunks:
+        for index, chunk in enumerate(chunks):
+            if self.fault.chunks is not None:
+                if index >= self.fault.chunks:
+                    break
+                budget = len(chunk) + 1
             part = chunk[:budget]
             if part:
                 self.h.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
@@ -106,6 +114,9 @@ class FaultyWriter:
             budget -= len(part)
             if budget <= 0:
                 break
+        if self.fault.then:
+            self.h.wfile.write(b"%x\r\n%s\r\n" % (len(self.fault.then), self.fault.then))
+            self.h.wfile.flush()
         if self.fault.drop:
             self.h.drop()
         else:

@@ -43,6 +43,7 @@ from graphs.models.images import image_bytes_base64
 from graphs.models.structured import ANY_OBJECT, format_schema
 from graphs.models.transports.assemble import DeltaAssembler, tool_schemas
 from graphs.models.transports.base import ChatRequest, Delta, Usage
+from graphs.models.transports.coalesce import acoalesce, coalesce
 from graphs.models.transports.retry import (
     RetryPolicy,
     aretrying,
@@ -107,11 +108,11 @@ class OllamaTransport:
 
     def chat(self, request: ChatRequest) -> Iterator[Delta]:
         """Send ``request`` to ``/api/chat`` and yield deltas, retrying before the first one."""
-        return retrying(self.retry, lambda: self._chat_once(request), self._final)
+        return coalesce(retrying(self.retry, lambda: self._chat_once(request), self._final))
 
     def achat(self, request: ChatRequest) -> AsyncIterator[Delta]:
         """Async twin of :meth:`chat`."""
-        return aretrying(self.retry, lambda: self._achat_once(request), self._final)
+        return acoalesce(aretrying(self.retry, lambda: self._achat_once(request), self._final))
 
     def close(self) -> None:
         """Close the sync client (the async one closes with its event loop's transports)."""

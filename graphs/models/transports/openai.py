@@ -40,6 +40,7 @@ from graphs.models.images import data_url
 from graphs.models.qwen import field_thinking, soft_switch
 from graphs.models.transports.assemble import DeltaAssembler, tool_schemas
 from graphs.models.transports.base import ChatRequest, Delta, Usage
+from graphs.models.transports.coalesce import acoalesce, coalesce
 from graphs.models.transports.retry import (
     RetryPolicy,
     aretrying,
@@ -105,11 +106,11 @@ class OpenAITransport:
 
     def chat(self, request: ChatRequest) -> Iterator[Delta]:
         """POST the request and yield deltas, retrying before the first one."""
-        return retrying(self.retry, lambda: self._chat_once(request), self._final)
+        return coalesce(retrying(self.retry, lambda: self._chat_once(request), self._final))
 
     def achat(self, request: ChatRequest) -> AsyncIterator[Delta]:
         """Async twin of :meth:`chat`."""
-        return aretrying(self.retry, lambda: self._achat_once(request), self._final)
+        return acoalesce(aretrying(self.retry, lambda: self._achat_once(request), self._final))
 
     def _final(self, err: ModelError, attempts: int) -> ModelError:
         return final_error(err, attempts, self.retry)
@@ -300,9 +301,15 @@ class _SSEReader:
         if not isinstance(chunk, dict):
             raise ResponseFormatError(f"{self.where} sent an SSE event that is not an object: {data[:120]!r}")
         if "error" in chunk:
-            message = _error_message(chunk)
+            message = _error_message(chunk).strip().split("\n", 1)[0][:300]
+            if self.received:
+                raise StreamInterrupted(
+                    f"{self.where} reported an error mid-answer, after {self.received} characters: {message}",
+                    url=self.where,
+                    received=self.received,
+                )
             raise ServerError(
-                f"server reported an error mid-stream: {message}", url="", status=500, body=data
+                f"{self.where} reported an error: {message}", url=self.where, status=500, body=data
             )
         if chunk.get("usage"):
             self.usage = openai_usage(chunk["usage"])
