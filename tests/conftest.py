@@ -3,17 +3,20 @@
 The guard (autouse) makes any socket connection to a non-loopback address, and any name lookup other
 than ``localhost``, raise :class:`servers.NetworkBlockedError` at once; tests marked ``live`` are
 exempt. The server fixtures start a fresh scripted server per test (default script: the calculator
-demo) and stop it afterwards; set ``server.script`` to change what the model says.
+demo) and stop it afterwards; set ``server.script`` to change what the model says. Hypothesis runs a
+small deterministic profile by default (``HYPOTHESIS_PROFILE=fuzz`` for many random examples).
 """
 
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hypothesis import settings
 from servers import NetworkBlockedError, OllamaServer, VLLMServer, check_address
 
 
@@ -71,3 +74,10 @@ def vllm_server() -> Iterator[VLLMServer]:
     """A fake vLLM (OpenAI-compatible API) on 127.0.0.1; ``.base_url`` ends in ``/v1``."""
     with VLLMServer() as server:
         yield server
+
+
+settings.register_profile(
+    "default", max_examples=60, deadline=None, derandomize=True, database=None, print_blob=True
+)
+settings.register_profile("fuzz", max_examples=3_000, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
