@@ -7,6 +7,7 @@ tool errors) ends as one line on stderr and a non-zero exit code, never a traceb
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
@@ -19,11 +20,14 @@ from rich.console import Console
 from agents import cli_input
 from agents.agent_run import make_model, plan_run, run_think
 from agents.cli_common import (
+    DEBUG_ENV,
     NO_WAIT_HELP,
     Display,
     ProfileOpt,
     TerminalApprover,
     clean_errors,
+    fail,
+    internal_message,
     waiting_note,
 )
 from agents.cli_doctor import doctor_command
@@ -233,5 +237,11 @@ def run_command(
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point: anything no command caught is one line and exit code 70."""
+    try:
+        app()
+    except Exception as err:  # the last resort behind every command's clean_errors
+        if os.environ.get(DEBUG_ENV):
+            raise
+        fail(internal_message(err), ExitCode.INTERNAL)
+        sys.exit(ExitCode.INTERNAL)

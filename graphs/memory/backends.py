@@ -17,14 +17,12 @@ an unreachable server names host, port and the driver's reason.
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
-import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.memory import InMemorySaver
@@ -32,10 +30,8 @@ from langgraph.store.base import BaseStore, IndexConfig
 from langgraph.store.memory import InMemoryStore
 
 from graphs.errors import MemoryError_, MemoryURIError
+from graphs.memory.postgres import apg_pool, apg_setup_lock, pg_pool, pg_setup_lock, require_postgres
 from graphs.paths import home
-
-if TYPE_CHECKING:
-    from psycopg.rows import DictRow
 
 __all__ = [
     "ACCEPTED_FORMS",
@@ -49,9 +45,6 @@ __all__ = [
 
 ACCEPTED_FORMS = "sqlite:///ABS/PATH, sqlite:relative/path, postgres://…, postgresql://…, memory://"
 BUSY_TIMEOUT_S = 30.0
-POOL_MAX_SIZE = 10
-CONNECT_TIMEOUT_S = 5
-POSTGRES_EXTRA_HINT = "the PostgreSQL backend needs the postgres extra: pip install 'qwengraph[postgres]'"
 
 
 @dataclass(frozen=True)
@@ -127,142 +120,6 @@ async def _aconfigure_sqlite(conn: Any) -> None:
     await conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
 
 
-# --------------------------------------------------------------------------- PostgreSQL
-
-
-def _require_postgres() -> None:
-    try:
-        import langgraph.checkpoint.postgres  # noqa: PLC0415
-        import langgraph.store.postgres  # noqa: F401, PLC0415
-        import psycopg_pool  # noqa: F401, PLC0415
-    except ImportError as err:
-        raise MemoryError_(POSTGRES_EXTRA_HINT) from err
-
-
-def _pg_where(dsn: str) -> str:
-    """``host:port`` of a connection string, for error messages (never the password)."""
-    from psycopg.conninfo import conninfo_to_dict  # noqa: PLC0415
-
-    try:
-        info = conninfo_to_dict(dsn)
-    except Exception:  # noqa: BLE001 - any parse problem: fall back to a generic name
-        return "the PostgreSQL server"
-    return f"{info.get('host') or 'localhost'}:{info.get('port') or 5432}"
-
-
-def _pg_reason(err: Exception) -> str:
-    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
-    return lines[-1] if lines else type(err).__name__
-
-
-def _pg_probe(dsn: str) -> None:
-    """Connect once with a short timeout so an unreachable server fails with one clear line."""
-    import psycopg  # noqa: PLC0415
-
-    try:
-        with psycopg.connect(dsn, connect_timeout=CONNECT_TIMEOUT_S):
-            pass
-    except psycopg.Error as err:
-        raise MemoryError_(f"cannot connect to PostgreSQL at {_pg_where(dsn)}: {_pg_reason(err)}") from None
-
-
-async def _apg_probe(dsn: str) -> None:
-    import psycopg  # noqa: PLC0415
-
-    try:
-        conn = await psycopg.AsyncConnection.connect(dsn, connect_timeout=CONNECT_TIMEOUT_S)
-        await conn.close()
-    except psycopg.Error as err:
-        raise MemoryError_(f"cannot connect to PostgreSQL at {_pg_where(dsn)}: {_pg_reason(err)}") from None
-
-
-def _pg_kwargs() -> dict[str, Any]:
-    from psycopg.rows import dict_row  # noqa: PLC0415
-
-    return {"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row}
-
-
-@contextmanager
-def _pg_pool(dsn: str) -> Iterator[Any]:
-    """A psycopg connection pool configured the way LangGraph's Postgres classes expect."""
-    from psycopg import Connection  # noqa: PLC0415
-    from psycopg_pool import ConnectionPool  # noqa: PLC0415
-
-    _pg_probe(dsn)
-    pool: ConnectionPool[Connection[DictRow]] = ConnectionPool(
-        dsn, min_size=1, max_size=POOL_MAX_SIZE, kwargs=_pg_kwargs(), open=False
-    )
-    pool.open(wait=True, timeout=CONNECT_TIMEOUT_S)
-    try:
-        yield pool
-    finally:
-        pool.close()
-
-
-@asynccontextmanager
-async def _apg_pool(dsn: str) -> AsyncIterator[Any]:
-    from psycopg import AsyncConnection  # noqa: PLC0415
-    from psycopg_pool import AsyncConnectionPool  # noqa: PLC0415
-
-    await _apg_probe(dsn)
-    pool: AsyncConnectionPool[AsyncConnection[DictRow]] = AsyncConnectionPool(
-        dsn, min_size=1, max_size=POOL_MAX_SIZE, kwargs=_pg_kwargs(), open=False
-    )
-    await pool.open(wait=True, timeout=CONNECT_TIMEOUT_S)
-    try:
-        yield pool
-    finally:
-        await pool.close()
-
-
-SETUP_LOCK_KEY = 0x7177_6772_6170_6801  # our pg_advisory_lock key for setup()
-SETUP_WAIT_S = 120.0
-_TRY_SETUP_LOCK = "SELECT pg_try_advisory_lock(%s) AS ok"
-
-
-@contextmanager
-def _pg_setup_lock(pool: Any) -> Iterator[None]:
-    """Serialise ``setup()`` (table migrations) across processes opening one fresh database at once:
-    LangGraph's migrations are not safe to run concurrently (duplicate-key errors).
-
-    The lock is polled with ``pg_try_advisory_lock`` rather than waited for: a session blocked in
-    ``pg_advisory_lock`` keeps a transaction open, and the migrations' ``CREATE INDEX CONCURRENTLY``
-    waits for every open transaction, which would deadlock.
-    """
-    with pool.connection() as conn:
-        deadline, pause = time.monotonic() + SETUP_WAIT_S, 0.02
-        while not conn.execute(_TRY_SETUP_LOCK, (SETUP_LOCK_KEY,)).fetchone()["ok"]:  # dict rows
-            if time.monotonic() > deadline:
-                raise MemoryError_(
-                    f"PostgreSQL tables are still being set up by another process after {SETUP_WAIT_S:g} s"
-                )
-            time.sleep(pause)
-            pause = min(pause * 2, 0.5)
-        try:
-            yield
-        finally:
-            conn.execute("SELECT pg_advisory_unlock(%s)", (SETUP_LOCK_KEY,))
-
-
-@asynccontextmanager
-async def _apg_setup_lock(pool: Any) -> AsyncIterator[None]:
-    async with pool.connection() as conn:
-        deadline, pause = time.monotonic() + SETUP_WAIT_S, 0.02
-        while not (
-            await (await conn.execute("SELECT pg_try_advisory_lock(%s)", (SETUP_LOCK_KEY,))).fetchone()
-        )[0]:
-            if time.monotonic() > deadline:
-                raise MemoryError_(
-                    f"PostgreSQL tables are still being set up by another process after {SETUP_WAIT_S:g} s"
-                )
-            await asyncio.sleep(pause)
-            pause = min(pause * 2, 0.5)
-        try:
-            yield
-        finally:
-            await conn.execute("SELECT pg_advisory_unlock(%s)", (SETUP_LOCK_KEY,))
-
-
 # --------------------------------------------------------------------------- checkpointers
 
 
@@ -287,12 +144,12 @@ def open_checkpointer(uri: str | None = None) -> Iterator[BaseCheckpointSaver[An
         finally:
             conn.close()
     else:
-        _require_postgres()
+        require_postgres()
         from langgraph.checkpoint.postgres import PostgresSaver  # noqa: PLC0415
 
-        with _pg_pool(parsed.target) as pool:
+        with pg_pool(parsed.target) as pool:
             pg_saver = PostgresSaver(pool)
-            with _pg_setup_lock(pool):
+            with pg_setup_lock(pool):
                 pg_saver.setup()
             yield pg_saver
 
@@ -320,12 +177,12 @@ async def aopen_checkpointer(uri: str | None = None) -> AsyncIterator[BaseCheckp
         finally:
             await conn.close()
     else:
-        _require_postgres()
+        require_postgres()
         from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver  # noqa: PLC0415
 
-        async with _apg_pool(parsed.target) as pool:
+        async with apg_pool(parsed.target) as pool:
             pg_saver = AsyncPostgresSaver(pool)
-            async with _apg_setup_lock(pool):
+            async with apg_setup_lock(pool):
                 await pg_saver.setup()
             yield pg_saver
 
@@ -359,12 +216,12 @@ def open_store(uri: str | None = None, *, index: IndexConfig | None = None) -> I
         finally:
             conn.close()
     else:
-        _require_postgres()
+        require_postgres()
         from langgraph.store.postgres import PostgresStore  # noqa: PLC0415
 
-        with _pg_pool(parsed.target) as pool:
+        with pg_pool(parsed.target) as pool:
             pg_store = PostgresStore(pool, **extra)
-            with _pg_setup_lock(pool):
+            with pg_setup_lock(pool):
                 pg_store.setup()
             yield pg_store
 
@@ -395,11 +252,11 @@ async def aopen_store(
         finally:
             await conn.close()
     else:
-        _require_postgres()
+        require_postgres()
         from langgraph.store.postgres.aio import AsyncPostgresStore  # noqa: PLC0415
 
-        async with _apg_pool(parsed.target) as pool:
+        async with apg_pool(parsed.target) as pool:
             pg_store = AsyncPostgresStore(pool, **extra)
-            async with _apg_setup_lock(pool):
+            async with apg_setup_lock(pool):
                 await pg_store.setup()
             yield pg_store
