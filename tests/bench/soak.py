@@ -2,9 +2,10 @@
 
 Usage: ``nice python tests/bench/soak.py --minutes 10 [--api 3] [--cli 2]``. In one home:
 
-* a loopback Ollama and vLLM server whose script calls ``calculator`` or ``run_python`` and then
-  answers, with random faults injected (5xx, 429 + Retry-After, cut streams, malformed bodies,
-  slow first bytes) on about a third of the requests;
+* a loopback Ollama and vLLM server (in a child process, so the figures below are qwengraph's
+  alone) whose script calls ``calculator`` or ``run_python`` and then answers, with random faults
+  injected (5xx, 429 + Retry-After, cut streams, malformed bodies, slow first bytes) on about one
+  request in five;
 * ``--api`` threads of this process running :func:`agents.runner.run` in a loop on a few shared
   threads (SQLite checkpointer, warm sandbox sessions): a long-lived process whose RSS, open files
   and sandbox workers must stay flat;
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import multiprocessing
 import os
 import random
 import signal
@@ -175,25 +177,32 @@ def cli_worker(soak: Soak, index: int, servers: dict[str, str], seed: int, home:
         soak.note(f"cli exit {proc.returncode}", thread if proc.returncode == 0 else None, prompt)
 
 
-def fault_injector(soak: Soak, servers: list[Any], seed: int) -> None:
+def serve(ready: Any, stop: Any, seed: int) -> None:
+    """The child process: both servers, a fault injector, and a janitor for their request logs."""
     rng = random.Random(seed)
-    while not soak.stop.wait(0.3):
-        server = rng.choice(servers)
-        if rng.random() < 0.5 and len(server._faults) < 3:
-            server.inject(random_fault(rng))
+    with OllamaServer(script) as ollama, VLLMServer(script) as vllm:
+        ready.put({"ollama": ollama.url, "openai": vllm.base_url})
+        while not stop.wait(1.0):
+            for server in (ollama, vllm):
+                seen = len(server.chat_requests)
+                server.requests.clear()  # the scripted servers keep every request; this is a soak
+                if not server._faults and rng.random() < min(1.0, 0.2 * max(seen, 1)):
+                    server.inject(random_fault(rng))
 
 
 def figures() -> tuple[float, int, int, int]:
-    """RSS (MB) and open files of this process, sandbox workers alive, cgroups of sandbox sessions."""
+    """RSS (MB) and open files of this process, sandbox workers alive (the Python worker processes,
+    not bwrap's), cgroups of sandbox sessions."""
     status = Path("/proc/self/status").read_text()
     rss = int(next(line for line in status.splitlines() if line.startswith("VmRSS")).split()[1]) / 1024
     files = len(os.listdir("/proc/self/fd"))
     workers = 0
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
-            workers += "/qwengraph/worker.py" in Path(f"/proc/{pid}/cmdline").read_text(errors="replace")
+            argv = Path(f"/proc/{pid}/cmdline").read_text(errors="replace").split("\0")
         except OSError:
             continue
+        workers += "/qwengraph/worker.py" in argv[:3] and "bwrap" not in argv[0]  # not bwrap's own two
     cgroups = sum(
         1
         for root in ("/sys/fs/cgroup/pids", "/sys/fs/cgroup")
@@ -243,20 +252,21 @@ def main() -> None:
     home = tempfile.mkdtemp(prefix="qwengraph-soak-")
     os.environ["QWENGRAPH_HOME"] = home
     soak = Soak()
-    with OllamaServer(script) as ollama, VLLMServer(script) as vllm:
-        servers = {"ollama": ollama.url, "openai": vllm.base_url}
-        workers = [
-            threading.Thread(target=fault_injector, args=(soak, [ollama, vllm], options.seed), daemon=True)
-        ]
-        workers += [
-            threading.Thread(target=api_worker, args=(soak, i, servers, options.seed + i))
-            for i in range(options.api)
-        ]
-        workers += [
-            threading.Thread(target=cli_worker, args=(soak, i, servers, options.seed + 100 + i, home))
-            for i in range(options.cli)
-        ]
-        start = time.monotonic()
+    ready: Any = multiprocessing.Queue()
+    stop = multiprocessing.Event()
+    child = multiprocessing.Process(target=serve, args=(ready, stop, options.seed), daemon=True)
+    child.start()
+    servers = ready.get(timeout=120)
+    seed = options.seed
+    workers = [
+        threading.Thread(target=api_worker, args=(soak, i, servers, seed + i)) for i in range(options.api)
+    ]
+    workers += [
+        threading.Thread(target=cli_worker, args=(soak, i, servers, seed + 100 + i, home))
+        for i in range(options.cli)
+    ]
+    start = time.monotonic()
+    try:
         for worker in workers:
             worker.start()
         print(f"soak: {options.minutes:g} min, {options.api} API threads, {options.cli} CLI processes")
@@ -264,12 +274,15 @@ def main() -> None:
         while time.monotonic() - start < options.minutes * 60:
             time.sleep(min(60.0, max(options.minutes * 60 - (time.monotonic() - start), 0.1)))
             rss, files, alive, cgroups = figures()
-            done = sum(soak.outcomes.values())
             minute = (time.monotonic() - start) / 60
+            done = sum(soak.outcomes.values())
             print(f"{minute:4.1f}  {rss:7.1f}  {files:5d}  {alive:15d}  {cgroups:7d}  {done}", flush=True)
+    finally:
         soak.stop.set()
-        for worker in workers[1:]:
+        for worker in workers:
             worker.join(timeout=900)
+        stop.set()
+        child.join(timeout=60)
     time.sleep(2)
     rss, files, alive, cgroups = figures()
     lost, repeated = check_threads(soak)
