@@ -30,13 +30,13 @@ from langgraph.types import Checkpointer
 import prompts
 from graphs.errors import ConfigError
 
-GRAPHS = ("react", "plan_execute", "worked")
+GRAPHS = ("react", "plan_execute", "worked", "research")
 """Graph names a spec may use; each is the module ``graphs.<name>``."""
 
-DEFAULT_STEPS = {"react": 8, "plan_execute": 8, "worked": 30}
+DEFAULT_STEPS = {"react": 8, "plan_execute": 8, "worked": 30, "research": 6}
 """Steps allowed when the caller sets none: a worked solution takes one per calculation."""
 
-STREAMED_ANSWER = frozenset({"react", "worked"})
+STREAMED_ANSWER = frozenset({"react", "worked", "research"})
 INLINE_RESULTS = frozenset({"worked"})
 """Graphs whose tool results are part of the answer text (the value written after ``=``)."""
 """Graphs whose streamed model text is the answer itself. In the others (plan_execute) model text is
@@ -111,6 +111,10 @@ def build_graph(
         tool_timeout: seconds one tool call may take.
         language: without ``system_prompt``, the graph's default prompt gets "Answer in <language>."
 
+    The ``research`` graph (:mod:`graphs.research`) needs a tool named ``search``; it searches with
+    the question itself, then has the model quote and answer, and checks the citations; it ignores
+    ``force_tool`` and refuses ``approve``.
+
     The ``worked`` graph (:mod:`graphs.worked`) uses the tools named ``calculator`` and
     ``run_python`` and needs a
     :class:`~graphs.models.chat.ChatQwen` that continues prefills; it ignores ``think``,
@@ -169,6 +173,21 @@ def build_graph(
             system_prompt=system_prompt,
             max_steps=max_steps,
             tool_timeout=tool_timeout,
+            checkpointer=checkpointer,
+        )
+    if name == "research":
+        from graphs.research import build_research  # noqa: PLC0415
+
+        if approve:
+            raise ConfigError("the research graph runs no tool that needs approval: drop --approve")
+        return build_research(
+            model,
+            tools,
+            system_prompt=system_prompt,
+            max_steps=max_steps,
+            think=think,
+            tool_timeout=tool_timeout,
+            context_tokens=context_tokens,
             checkpointer=checkpointer,
         )
     raise ConfigError(f"graph {name!r} has no builder")  # a name added to GRAPHS without one
