@@ -197,6 +197,8 @@ def default_prompt(name: str, tools: Sequence[BaseTool]) -> str:
     """The system prompt graph ``name`` uses when it is given none (plan_execute: empty)."""
     if name == "react":
         return prompts.render("react", tool_names=sorted(t.name for t in tools))
+    if name == "research":
+        return prompts.render("researcher", tool_names=sorted(t.name for t in tools), language=None)
     return prompts.render("worked") if name == "worked" else ""
 
 

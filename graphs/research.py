@@ -55,6 +55,11 @@ __all__ = [
 ]
 
 QUOTE_PREFILL = 'Quote: "'
+REMINDER = (
+    "Question: {question}\n"
+    "Find the passage above that answers this question. Copy its exact words, then answer, as:\n"
+    'Quote: "<exact words>" (path:first-last)\nAnswer: <answer> (path:first-last)'
+)
 CITATIONS_KEY = "qwengraph_citations"
 GRAPH_STEP = "qwengraph_graph_step"
 """``response_metadata`` flag of the search call the graph makes itself (not a model call)."""
@@ -130,6 +135,8 @@ class _Nodes:
             note = f"Stopped after {self.max_steps} model calls without a checked answer (raise --max-steps)."
             return {"messages": [AIMessage(content=note, response_metadata={"qwengraph": STEP_LIMIT_MARK})]}
         history = fit_messages([SystemMessage(content=self.system), *state["messages"]], self.context_tokens)
+        if isinstance(history[-1], ToolMessage):  # small models answer the last thing they read: ask again
+            history.append(HumanMessage(content=REMINDER.format(question=_question(state["messages"]))))
         if not self.started:
             return {"messages": [self.writer.invoke(history, config)], "steps": steps + 1}
         reply = self.writer.invoke(history, config, prefill=QUOTE_PREFILL)
@@ -232,7 +239,7 @@ def build_research(
         writer=writer,
         by_name=by_name,
         checker=search if isinstance(search, CitationSource) else None,
-        system=system_prompt or prompts.render("researcher", tool_names=sorted(by_name)),
+        system=system_prompt or prompts.render("researcher", tool_names=sorted(by_name), language=None),
         started=started,
         max_steps=max_steps,
         tool_timeout=tool_timeout,
