@@ -197,9 +197,9 @@ class Index:
         depth = max(CANDIDATES, k)
         with self._lock:
             match = fts_query(query)
-            words = self._bm25(match, depth if mode == "hybrid" else k) if mode != "vector" and match else []
             if mode == "bm25":
-                return self._hits([cid for cid, _ in words], dict(words), match)
+                return self._bm25_hits(match, k) if match else []
+            words = self._bm25(match, depth) if mode == "hybrid" and match else []
             assert self.embedder is not None  # has_vectors() checked it
             found = self.vectors.nearest(self.embedder.embed([query])[0], depth if mode == "hybrid" else k)
             meaning = [(cid, score) for cid, score in found if score >= self.min_similarity]
@@ -211,6 +211,28 @@ class Index:
     def _bm25(self, match: str, limit: int) -> list[tuple[int, float]]:
         sql = "SELECT rowid, rank FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY rank LIMIT ?"
         return [(int(rowid), -float(rank)) for rowid, rank in self._db.execute(sql, [match, limit])]
+
+    def _bm25_hits(self, match: str, k: int) -> list[Hit]:
+        """The best ``k`` chunks by BM25 in one query (chunk, score and snippet together)."""
+        sql = f"""
+            SELECT {_CHUNK_COLUMNS}, chunks_fts.rank, snippet(chunks_fts, 0, '', '', ' … ', 48)
+            FROM chunks_fts JOIN chunks AS c ON c.id = chunks_fts.rowid
+            WHERE chunks_fts MATCH ? ORDER BY chunks_fts.rank LIMIT ?
+        """  # noqa: S608 - constant column list
+        return [
+            Hit(
+                path=p,
+                start=s,
+                end=e,
+                unit=u,
+                title=t,
+                score=-rank,
+                snippet=snip.strip(),
+                text=text,
+                chunk_id=cid,
+            )
+            for cid, p, s, e, u, t, text, rank, snip in self._db.execute(sql, [match, k])
+        ]
 
     def _hits(self, ids: list[int], scores: dict[int, float], match: str) -> list[Hit]:
         if not ids:
