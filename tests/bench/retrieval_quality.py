@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shutil
 import statistics
@@ -95,7 +96,11 @@ def researcher(index_path: Path, root: Path, model: str, out: Path, limit: int |
         for line in out.read_text().splitlines():
             item = json.loads(line)
             done[item["question"]] = item
-    questions = QUESTIONS[:limit] if limit else QUESTIONS
+    lexical = [q for q in QUESTIONS if q.kind == "lexical"]
+    paraphrased = [q for q in QUESTIONS if q.kind == "paraphrase"]
+    mixed = [q for pair in zip(lexical, paraphrased, strict=False) for q in pair]  # both kinds early
+    mixed += [q for q in QUESTIONS if q not in mixed]
+    questions = mixed[:limit] if limit else mixed
     with out.open("a") as sink:
         for number, question in enumerate(questions, 1):
             if question.question in done:
@@ -156,6 +161,7 @@ def main() -> None:
             overlap_report(index, root)
             retrieval_table(index, root, args.k)
         if args.researcher:
+            os.chdir(tmp)  # citations are shown relative to it: handbook/guide/leave.md:3-5
             researcher(Path(tmp) / "index.db", root, args.model, args.out.resolve(), args.limit)
 
 

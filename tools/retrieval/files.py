@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tools.errors import ToolInputError
 from tools.retrieval.chunking import PDF, Chunk, chunk_document
 
-__all__ = ["DEFAULT_MAX_FILE_BYTES", "IngestStats", "Pending", "prepare", "under", "walk"]
+__all__ = ["DEFAULT_MAX_FILE_BYTES", "IngestStats", "Pending", "collect", "prepare", "under", "walk"]
 
 DEFAULT_MAX_FILE_BYTES = 20_000_000
 _SKIP_DIRS = frozenset({"__pycache__", "node_modules", "venv", "site-packages"})
@@ -76,6 +77,33 @@ def walk(root: Path) -> Iterator[Path]:
 def under(path: str, root: Path) -> bool:
     """Whether ``path`` is ``root`` or inside it."""
     return path == str(root) or path.startswith(str(root).rstrip(os.sep) + os.sep)
+
+
+def collect(
+    paths: Iterable[Path | str], known: dict[str, tuple[int, str]], db_path: Path
+) -> tuple[list[Path], list[Path]]:
+    """The files to read under ``paths`` (the index's own files excluded) and the directories walked.
+
+    A missing path is a directory to sweep when indexed files lie under it.
+
+    Raises:
+        ToolInputError: a path does not exist and nothing indexed lies under it.
+    """
+    own = {str(db_path.resolve()) + suffix for suffix in ("", "-wal", "-shm", "-journal")}
+    files: dict[str, Path] = {}
+    roots: list[Path] = []
+    for raw in paths:
+        path = Path(raw).expanduser().resolve()
+        if path.is_dir():
+            roots.append(path)
+            files.update((str(f), f) for f in walk(path))
+        elif path.is_file():
+            files[str(path)] = path
+        elif any(under(p, path) for p in known):
+            roots.append(path)
+        else:
+            raise ToolInputError(f"no such file or directory: {raw}")
+    return [f for key, f in files.items() if key not in own], roots
 
 
 def prepare(

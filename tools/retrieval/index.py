@@ -36,7 +36,7 @@ import sqlite_utils
 
 from tools.errors import ToolInputError
 from tools.retrieval.embedders import DEFAULT_EMBEDDER, SIMILARITY_FLOORS, Embedder, make_embedder
-from tools.retrieval.files import DEFAULT_MAX_FILE_BYTES, IngestStats, Pending, prepare, under, walk
+from tools.retrieval.files import DEFAULT_MAX_FILE_BYTES, IngestStats, Pending, collect, prepare, under
 from tools.retrieval.fusion import rrf
 from tools.retrieval.hits import Hit
 from tools.retrieval.paths import default_db_path
@@ -173,8 +173,9 @@ class Index:
 
     def has_vectors(self) -> bool:
         """Whether vector (and so hybrid) search can run: an embedder and vectors made by it."""
-        spec, _ = self.vectors.recorded()
-        return self.embedder is not None and spec == self.embedder.spec and self.vectors.count() > 0
+        with self._lock:
+            spec, _ = self.vectors.recorded()
+            return self.embedder is not None and spec == self.embedder.spec and self.vectors.count() > 0
 
     def search(self, query: str, k: int = 5, *, mode: Mode = "auto") -> list[Hit]:
         """Return the ``k`` chunks that best match ``query``, best first.
@@ -190,12 +191,12 @@ class Index:
             raise ToolInputError(f"k must be at least 1, not {k}")
         if not query.strip():
             return []
-        if mode == "auto":
-            mode = "hybrid" if self.has_vectors() else "bm25"
-        if mode in ("vector", "hybrid") and not self.has_vectors():
-            raise ToolInputError(f"{self.path} has no vectors: run `qwengraph ingest` with an embedder")
         depth = max(CANDIDATES, k)
         with self._lock:
+            if mode == "auto":
+                mode = "hybrid" if self.has_vectors() else "bm25"
+            if mode in ("vector", "hybrid") and not self.has_vectors():
+                raise ToolInputError(f"{self.path} has no vectors: run `qwengraph ingest` with an embedder")
             match = fts_query(query)
             if mode == "bm25":
                 return self._bm25_hits(match, k) if match else []
@@ -280,7 +281,7 @@ class Index:
             known = {
                 row[0]: (row[1], row[2]) for row in self._db.execute("SELECT path, id, hash FROM documents")
             }
-            files, roots = self._collect(paths, known)
+            files, roots = collect(paths, known, self.path)
             batch: list[Pending] = []
             batch_bytes = 0
             seen: set[str] = set()
@@ -316,25 +317,6 @@ class Index:
             with self._db.atomic():
                 self.vectors.clear()
                 self.vectors.record(wanted, 0)
-
-    def _collect(
-        self, paths: Iterable[Path | str], known: dict[str, tuple[int, str]]
-    ) -> tuple[list[Path], list[Path]]:
-        own = {str(self.path.resolve()) + suffix for suffix in ("", "-wal", "-shm", "-journal")}
-        files: dict[str, Path] = {}
-        roots: list[Path] = []
-        for raw in paths:
-            path = Path(raw).expanduser().resolve()
-            if path.is_dir():
-                roots.append(path)
-                files.update((str(f), f) for f in walk(path))
-            elif path.is_file():
-                files[str(path)] = path
-            elif any(under(p, path) for p in known):
-                roots.append(path)
-            else:
-                raise ToolInputError(f"no such file or directory: {raw}")
-        return [f for key, f in files.items() if key not in own], roots
 
     def _write(self, batch: list[Pending], stats: IngestStats) -> None:
         if not batch:
