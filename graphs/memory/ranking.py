@@ -7,27 +7,16 @@ the facts' embeddings (cached by text), fused with :func:`tools.retrieval.fusion
 
 from __future__ import annotations
 
-import math
-import re
 import threading
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from tools.retrieval.embedders import Embedder, EmbedderError, make_embedder
-from tools.retrieval.fusion import rrf
+from tools.retrieval.fusion import bm25_scores, rrf
 
 __all__ = ["DEFAULT_EMBEDDER", "FACT_SIMILARITY_FLOOR", "Fact", "bm25_rank", "hybrid_rank", "pick_embedder"]
-
-_TOKEN = re.compile(r"\w+")
-_STOP = frozenset(
-    _TOKEN.findall(
-        "a an and are as at be by do does for from has have i in is it its me my of on or our that the "
-        "their them they this to was were what when where which who will with you your"
-    )
-)
 
 
 @dataclass(frozen=True)
@@ -40,33 +29,15 @@ class Fact:
     score: float = 0.0
 
 
-def _tokens(text: str) -> list[str]:
-    return [t for t in _TOKEN.findall(text.casefold()) if t not in _STOP]
-
-
 def bm25_rank(query: str, facts: Sequence[Fact], k: int, *, k1: float = 1.5, b: float = 0.75) -> list[Fact]:
     """Rank ``facts`` against ``query`` with Okapi BM25; return the best ``k`` with a positive score.
 
     Ties keep the newer fact first.
     """
-    terms = set(_tokens(query))
-    if not terms or not facts:
-        return []
-    docs = [Counter(_tokens(f.text)) for f in facts]
-    n = len(docs)
-    avg_len = sum(sum(d.values()) for d in docs) / n or 1.0
-    df = {t: sum(1 for d in docs if t in d) for t in terms}
-    idf = {t: math.log((n - df[t] + 0.5) / (df[t] + 0.5) + 1.0) for t in terms}
-    scored: list[Fact] = []
-    for fact, doc in zip(facts, docs, strict=True):
-        length = sum(doc.values())
-        score = 0.0
-        for t in terms:
-            tf = doc.get(t, 0)
-            if tf:
-                score += idf[t] * tf * (k1 + 1) / (tf + k1 * (1 - b + b * length / avg_len))
-        if score > 0:
-            scored.append(Fact(fact.key, fact.text, fact.created_at, score))
+    scores = bm25_scores(query, [f.text for f in facts], k1=k1, b=b)
+    scored = [
+        Fact(f.key, f.text, f.created_at, score) for f, score in zip(facts, scores, strict=True) if score > 0
+    ]
     scored.sort(key=lambda f: (-f.score, _neg_time(f.created_at)))
     return scored[:k]
 
