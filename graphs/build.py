@@ -36,11 +36,13 @@ GRAPHS = ("react", "plan_execute", "worked", "research")
 DEFAULT_STEPS = {"react": 8, "plan_execute": 8, "worked": 30, "research": 6}
 """Steps allowed when the caller sets none: a worked solution takes one per calculation."""
 
-STREAMED_ANSWER = frozenset({"react", "worked", "research"})
+STREAMED_ANSWER = frozenset({"react", "worked"})
 INLINE_RESULTS = frozenset({"worked"})
 """Graphs whose tool results are part of the answer text (the value written after ``=``)."""
-"""Graphs whose streamed model text is the answer itself. In the others (plan_execute) model text is
-JSON for the graph or one step's working; their answer is the last message of the final state."""
+"""Graphs whose streamed model text is the answer itself. In the others the answer is the last
+message of the final state: plan_execute's model text is JSON for the graph or one step's working;
+research shows the answer once its citations were checked (a local model's reply is also
+streamed without the ``Quote: "`` it was started with)."""
 
 
 class GraphSpec(Protocol):
