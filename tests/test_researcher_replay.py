@@ -73,3 +73,22 @@ def test_the_cli_replays_it_too(workdir: Path) -> None:
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
     assert "full refund within 30 days" in out["answer"] and out["citations"]["verified"] is True
+
+
+def test_the_terminal_shows_the_search_then_the_checked_answer_whole(workdir: Path) -> None:
+    path = HERE / "cassettes" / "researcher" / "refund_stream.json"
+    args = [
+        "run",
+        "--agent",
+        "researcher",
+        "What is the refund policy?",
+        "--model",
+        "local:qwen2.5-coder-1.5b",
+    ]
+    args += ["--db", str(workdir / "index.db"), "--replay", str(path), "--no-trace"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    out = " ".join(result.stdout.split())
+    assert out.startswith('→ search({"query": "What is the refund policy?"}) = [1] docs/billing.py:19-28')
+    assert out.count("Customers get a full refund within 30 days of delivery.") == 3  # passage, quote, answer
+    assert 'Quote: "Customers get a full refund within 30 days of delivery." (docs/billing.py:19-28)' in out
