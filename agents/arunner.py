@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, nullcontext
 from typing import Any, cast
 
 from langchain_core.callbacks import BaseCallbackHandler
@@ -43,6 +44,7 @@ from agents.run_core import (
 from agents.safety import DEFAULT_MAX_INPUT_CHARS
 from graphs.build import STREAMED_ANSWER, GraphSpec
 from graphs.errors import ConfigError
+from graphs.memory.locks import Holder, athread_lock
 from graphs.memory.traces import recording_trace
 from graphs.models.chat import ChatQwen
 from graphs.summary import RunSummary, summarize
@@ -74,13 +76,17 @@ async def astream(
     spec: GraphSpec | None = None,
     language: str | None = None,
     callbacks: Sequence[BaseCallbackHandler] = (),
+    wait: bool = True,
+    on_wait: Callable[[Holder], None] | None = None,
 ) -> AsyncIterator[Event]:
     """Run like :func:`agents.runner.run`, yielding each :class:`~agents.run_core.Event` as it happens.
 
     Thinking and answer pieces, ``tool_call`` (the model asks for a tool), ``tool`` (its result),
     ``value`` and ``progress`` lines arrive while the run goes on; the last event is ``summary``,
     whose ``summary`` is the :class:`~graphs.summary.RunSummary`. Arguments are those of
-    :func:`agents.runner.run`; ``approver`` may be an ``async`` function.
+    :func:`agents.runner.run`; ``approver`` may be an ``async`` function. A saved ``thread`` takes
+    one run at a time, sync and async runs alike (:func:`graphs.memory.locks.athread_lock`): the
+    lock is held until the iterator ends, so iterate it to the end (or close it).
     """
     built = build_run(
         prompt,
@@ -100,57 +106,61 @@ async def astream(
         language=language,
         think=think,
     )
-    before = await _astart(built)
-    final: dict[str, Any] = dict(before.values) if before is not None else {}
-    meta = {"thread": thread, "resumed": built.inputs is None}
-    tracer = recording_trace(store_content=trace_content, model=built.model, prompt=prompt, meta=meta)
-    recorder = tracer.__enter__() if trace else None
-    failure: BaseException | None = None
-    try:
-        handlers = [*callbacks, *([recorder] if recorder is not None else [])]
-        if handlers:
-            built.config["callbacks"] = handlers
-        inputs = built.inputs
-        while True:
-            events: list[Event] = []
-            reader = EventReader(built.spec, final, events.append)
-            options: dict[str, Any] = {"durability": "sync"} if built.durable else {}
-            async for mode, payload in built.graph.astream(
-                inputs, built.config, stream_mode=["messages", "values"], **options
-            ):
-                reader.feed(mode, payload)
-                for event in events:
-                    yield event
-                events.clear()
-            final = reader.final
-            if built.saver is None:
-                break
-            state = await built.graph.aget_state(built.config)
-            final = cast(dict[str, Any], state.values)
-            if not state.interrupts:
-                break
-            if approver is None:
-                thread_id = built.config["configurable"]["thread_id"]
-                raise ConfigError(f"thread {thread_id!r} is waiting for a tool approval")
-            decisions = {
-                i.id: await _decide(approver, cast(dict[str, Any], i.value)) for i in state.interrupts
-            }
-            inputs = Command(resume=decisions)
-        summary = summarize(current_turn(final.get("messages", [])))
-        if built.spec.graph not in STREAMED_ANSWER and summary.answer:
-            yield Event(kind="text", text=summary.answer)
-        if recorder is not None:
-            recorder.set_answer(summary.answer)
-        yield Event(kind="summary", text=summary.answer, summary=summary)
-    except BaseException as err:
-        failure = err
-        await _aclean(built, before)
-        raise
-    finally:
-        if recorder is not None:
-            tracer.__exit__(
-                type(failure) if failure else None, failure, failure.__traceback__ if failure else None
-            )
+    locked: AbstractAsyncContextManager[None] = nullcontext()
+    if checkpointer is not None and thread is not None:  # a saved thread: one run at a time
+        locked = athread_lock(checkpointer, thread, wait=wait, on_wait=on_wait)
+    async with locked:
+        before = await _astart(built)
+        final: dict[str, Any] = dict(before.values) if before is not None else {}
+        meta = {"thread": thread, "resumed": built.inputs is None}
+        tracer = recording_trace(store_content=trace_content, model=built.model, prompt=prompt, meta=meta)
+        recorder = tracer.__enter__() if trace else None
+        failure: BaseException | None = None
+        try:
+            handlers = [*callbacks, *([recorder] if recorder is not None else [])]
+            if handlers:
+                built.config["callbacks"] = handlers
+            inputs = built.inputs
+            while True:
+                events: list[Event] = []
+                reader = EventReader(built.spec, final, events.append)
+                options: dict[str, Any] = {"durability": "sync"} if built.durable else {}
+                async for mode, payload in built.graph.astream(
+                    inputs, built.config, stream_mode=["messages", "values"], **options
+                ):
+                    reader.feed(mode, payload)
+                    for event in events:
+                        yield event
+                    events.clear()
+                final = reader.final
+                if built.saver is None:
+                    break
+                state = await built.graph.aget_state(built.config)
+                final = cast(dict[str, Any], state.values)
+                if not state.interrupts:
+                    break
+                if approver is None:
+                    thread_id = built.config["configurable"]["thread_id"]
+                    raise ConfigError(f"thread {thread_id!r} is waiting for a tool approval")
+                decisions = {
+                    i.id: await _decide(approver, cast(dict[str, Any], i.value)) for i in state.interrupts
+                }
+                inputs = Command(resume=decisions)
+            summary = summarize(current_turn(final.get("messages", [])))
+            if built.spec.graph not in STREAMED_ANSWER and summary.answer:
+                yield Event(kind="text", text=summary.answer)
+            if recorder is not None:
+                recorder.set_answer(summary.answer)
+            yield Event(kind="summary", text=summary.answer, summary=summary)
+        except BaseException as err:
+            failure = err
+            await _aclean(built, before)
+            raise
+        finally:
+            if recorder is not None:
+                tracer.__exit__(
+                    type(failure) if failure else None, failure, failure.__traceback__ if failure else None
+                )
 
 
 async def arun(

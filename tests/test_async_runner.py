@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -14,8 +15,9 @@ from servers import CALC_ANSWER, OllamaServer, Turn, VLLMServer, message_text
 from agents.arunner import arun, astream
 from agents.run_core import Event
 from agents.runner import run
-from graphs.errors import ConfigError
+from graphs.errors import ConfigError, ThreadBusy
 from graphs.memory import aopen_checkpointer, open_checkpointer
+from graphs.memory.locks import Holder, athread_lock
 from graphs.models.chat import ChatQwen
 from graphs.summary import RunSummary
 from tools import calculator
@@ -156,3 +158,40 @@ async def test_a_failed_async_run_leaves_the_thread_as_it_was() -> None:
     assert state is not None
     humans = [m for m in state.checkpoint["channel_values"]["messages"] if m.type == "human"]
     assert [m.text for m in humans] == ["What is 17*23?"]
+
+
+def echo_slowly(body: dict[str, Any]) -> Turn:
+    time.sleep(0.3)  # long enough for the runs to overlap
+    users = [message_text(m.get("content")) for m in body["messages"] if m.get("role") == "user"]
+    return Turn(content=f"echo: {users[-1]}")
+
+
+@pytest.mark.parametrize("memory", ["memory", "sqlite"])
+async def test_concurrent_async_runs_on_one_thread_keep_every_turn(memory: str, tmp_path) -> None:
+    uri = "memory://" if memory == "memory" else f"sqlite:///{tmp_path}/threads.db"
+    prompts = [f"turn {i}" for i in range(3)]
+    waited: list[Holder] = []
+    with OllamaServer(echo_slowly) as server:
+        async with aopen_checkpointer(uri) as saver:
+            options = {"chat_model": llm(server), "checkpointer": saver, "thread": "S", "trace": False}
+            summaries = await asyncio.gather(*(arun(p, on_wait=waited.append, **options) for p in prompts))
+            state = await saver.aget_tuple({"configurable": {"thread_id": "S"}})
+    assert sorted(s.answer for s in summaries) == [f"echo: {p}" for p in prompts]
+    assert len(waited) == 2, "the two runs that had to wait were told who holds the thread"
+    assert state is not None
+    texts = [(m.type, m.text) for m in state.checkpoint["channel_values"]["messages"]]
+    assert len(texts) == 6  # without the lock the runs start from the same checkpoint and turns are lost
+    for (kind, prompt), (answer_kind, answer) in zip(texts[::2], texts[1::2], strict=True):
+        assert (kind, answer_kind, answer) == ("human", "ai", f"echo: {prompt}")
+
+
+async def test_an_async_run_with_no_wait_refuses_a_busy_thread(tmp_path) -> None:
+    async with aopen_checkpointer(f"sqlite:///{tmp_path}/threads.db") as saver:
+        with OllamaServer(echo_slowly) as server:
+            options = {"chat_model": llm(server), "checkpointer": saver, "thread": "S", "trace": False}
+            async with athread_lock(saver, "S"):
+                with pytest.raises(ThreadBusy, match=r"thread 'S' is in use by another run \(pid "):
+                    await arun("hi", wait=False, **options)
+                assert server.chat_requests == []
+            summary = await arun("hi", wait=False, **options)  # free again
+    assert summary.answer == "echo: hi"
