@@ -12,10 +12,11 @@ import sys
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import typer
 from rich.console import Console
+from typer.rich_utils import rich_format_error
 
 from agents import cli_input
 from agents.agent_run import make_model, pick_model, plan_run, run_think
@@ -247,12 +248,35 @@ def run_command(
         raise typer.Exit(ExitCode.STOPPED)
 
 
-def main() -> None:
-    """Console-script entry point: anything no command caught is one line and exit code 70."""
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: every error is one ``error:`` line and a code from the table.
+
+    Flags and arguments click refuses (an unknown option, a missing argument, a value of the wrong
+    type) are bad input like any other: one line naming the command's ``--help``, exit code 2
+    (click's own output is a framed box). Anything no command caught is one line and exit code 70.
+    """
     try:
-        app()
+        outcome = app(args=argv, prog_name="qwengraph", standalone_mode=False)
+    except typer.TyperException as err:  # click's errors (typer vendors click)
+        if type(err).__name__ == "NoArgsIsHelpError":  # a command group named alone: its help
+            rich_format_error(cast(Any, err))
+            sys.exit(ExitCode.USAGE)
+        fail(usage_message(err), ExitCode.USAGE)
+        sys.exit(ExitCode.USAGE)
+    except typer.Abort:  # end of input inside a click prompt
+        fail("interrupted", ExitCode.INTERRUPTED)
+        sys.exit(ExitCode.INTERRUPTED)
     except Exception as err:  # the last resort behind every command's clean_errors
         if os.environ.get(DEBUG_ENV):
             raise
         fail(internal_message(err), ExitCode.INTERNAL)
         sys.exit(ExitCode.INTERNAL)
+    sys.exit(outcome if isinstance(outcome, int) else ExitCode.OK)
+
+
+def usage_message(err: typer.TyperException) -> str:
+    """Click's message on one line, with the command whose ``--help`` explains the flags."""
+    message = " ".join(line.strip() for line in err.format_message().splitlines() if line.strip())
+    message = message.removesuffix(".")
+    ctx = getattr(err, "ctx", None)
+    return f"{message} (see `{ctx.command_path} --help`)" if ctx is not None else message

@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from agents import cli_input
 from agents.cli_common import clean_errors
 from tools.errors import ToolInputError
 from tools.retrieval import Index, IngestStats, named_indexes, resolve_index
@@ -117,6 +118,7 @@ def search_command(
 ) -> None:
     """Search the indexed documents and print the best passages with path:lines citations."""
     with clean_errors():
+        cli_input.text(query, "the query")
         if mode not in MODES:
             raise ToolInputError(f"--mode must be one of {', '.join(MODES)}, not {mode!r}")
         with Index(resolve_index(db, index_name), create=False) as index:

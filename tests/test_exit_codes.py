@@ -14,7 +14,7 @@ from servers import CALC_ANSWER, OllamaServer
 from typer.testing import CliRunner
 
 import agents.cli
-from agents.cli import app
+from agents.cli import app, main
 from graphs.errors import (
     CassetteError,
     ConfigError,
@@ -143,6 +143,7 @@ def test_real_process_exit_codes(tmp_path: Path) -> None:
         ([b"run", b"caf\xe9 au lait"], 2, "not valid UTF-8 (0xe9 at character 4)"),
         ([b"run", b"hi", b"--base-url", b"http://[::1", b"-m", b"ollama:q"], 2, "unbalanced"),
         ([b"threads", b"list", b"--memory", b"foo:bar"], 2, "unsupported memory URI"),
+        ([b"run", b"hi", b"--no-such-flag"], 2, "No such option: --no-such-flag"),
     ]
     for argv, code, phrase in cases:
         proc = subprocess.run(
@@ -155,3 +156,39 @@ def test_real_process_exit_codes(tmp_path: Path) -> None:
         err = proc.stderr.decode("utf-8", "replace").strip()
         assert proc.returncode == code, err
         assert "Traceback" not in err and len(err.splitlines()) == 1 and phrase in err, err
+
+
+@pytest.mark.parametrize(
+    ("argv", "phrase"),
+    [
+        (["indexes", "--db", "x"], "No such option: --db (see `qwengraph indexes --help`)"),
+        (["run"], "Missing argument 'prompt' (see `qwengraph run --help`)"),
+        (["run", "hi", "--max-steps", "abc"], "Invalid value for '--max-steps'"),
+        (["threads", "nosuch"], "No such command 'nosuch' (see `qwengraph threads --help`)"),
+        (["search", "caf\udce9"], "the query is not valid UTF-8 (0xe9 at character 4)"),
+    ],
+    ids=["unknown-option", "missing-argument", "bad-value", "unknown-command", "undecodable-query"],
+)
+def test_what_click_refuses_is_one_line_with_code_2(
+    argv: list[str], phrase: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The console script's entry point: click's framed usage box becomes the one-line form."""
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == ExitCode.USAGE
+    captured = capsys.readouterr()
+    err = captured.err.strip()
+    assert err.startswith("error: ") and len(err.splitlines()) == 1 and phrase in err, err
+    assert captured.out == ""
+
+
+def test_the_entry_point_passes_the_command_exit_code_through(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["threads", "list", "--memory", f"sqlite:///{tmp_path}/t.db"])
+    assert exited.value.code == ExitCode.OK
+    with pytest.raises(SystemExit) as exited:
+        main(["threads", "list", "--memory", f"sqlite:///{tmp_path}"])  # a directory
+    assert exited.value.code == ExitCode.STORAGE
+    assert capsys.readouterr().err.startswith("error: ")

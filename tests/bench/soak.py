@@ -169,7 +169,9 @@ def cli_worker(soak: Soak, index: int, servers: dict[str, str], seed: int, home:
                     timeout=300,
                     check=False,
                 )
-                soak.note(f"cli resume exit {resumed.returncode}")
+                why = (resumed.stderr.strip().splitlines() or [""])[-1][:90]  # e.g. nothing to resume
+                code = resumed.returncode
+                soak.note(f"cli resume exit {code}" + (f" ({why})" if code else ""))
                 continue
         out, err = proc.communicate(timeout=600)
         if "locked" in err:
@@ -192,7 +194,8 @@ def serve(ready: Any, stop: Any, seed: int) -> None:
 
 def figures() -> tuple[float, int, int, int]:
     """RSS (MB) and open files of this process, sandbox workers alive (the Python worker processes,
-    not bwrap's), cgroups of sandbox sessions."""
+    not bwrap's), qwengraph's cgroup directories on the machine (pools and sessions, one per
+    hierarchy: v1 has a memory and a pids directory for each)."""
     status = Path("/proc/self/status").read_text()
     rss = int(next(line for line in status.splitlines() if line.startswith("VmRSS")).split()[1]) / 1024
     files = len(os.listdir("/proc/self/fd"))
@@ -203,12 +206,8 @@ def figures() -> tuple[float, int, int, int]:
         except OSError:
             continue
         workers += "/qwengraph/worker.py" in argv[:3] and "bwrap" not in argv[0]  # not bwrap's own two
-    cgroups = sum(
-        1
-        for root in ("/sys/fs/cgroup/pids", "/sys/fs/cgroup")
-        for _ in Path(root).rglob("qwengraph-*")
-        if Path(root).exists()
-    )
+    root = Path("/sys/fs/cgroup")  # each directory once: v2, or v1's memory and pids hierarchies
+    cgroups = sum(1 for _ in root.rglob("qwengraph-*")) if root.exists() else 0
     return rss, files, workers, cgroups
 
 
