@@ -23,6 +23,7 @@ from agents.cli_common import clean_errors, fail
 from agents.cli_threads import MEMORY_HELP, memory_uri, thread_ids, thread_messages
 from agents.toolbox import TOOL_NAMES, open_tools, parse_tool_names
 from graphs.errors import ConfigError
+from graphs.exit_codes import ExitCode
 from graphs.export import chatml_example, chatml_text, failure_reason, tool_schemas, tools_called
 from graphs.memory import open_checkpointer
 from graphs.models.chatml import Family
@@ -71,7 +72,9 @@ def export_command(
         for name, reason in skipped:
             sys.stderr.write(f"skipped thread {name}: {reason}\n")
         if not lines:
-            raise fail(f"no successful conversation to export among {len(conversations)} thread(s)", 1)
+            raise fail(
+                f"no successful conversation to export among {len(conversations)} thread(s)", ExitCode.USAGE
+            )
         with _output(out) as stream:
             stream.writelines(line + "\n" for line in lines)
         where = f" to {out}" if out else ""
