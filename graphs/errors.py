@@ -155,6 +155,8 @@ class GraphError(QwenGraphError):
 class DrawError(GraphError):
     """A graph drawing could not be rendered (Graphviz missing or failing) or written."""
 
+    exit_code = ExitCode.TOOL
+
 
 class MemoryError_(QwenGraphError):  # noqa: N801 - trailing underscore avoids shadowing the builtin
     """A checkpointer, store or trace database could not be opened or written."""

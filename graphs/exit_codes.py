@@ -37,7 +37,8 @@ MEANINGS: dict[ExitCode, str] = {
     ExitCode.CASSETTE: "record/replay: drift from the recording, unplayed interactions, unwritable or "
     "unreadable cassette",
     ExitCode.INSTALL: "local model install: unknown name, no disk space, download or checksum failure",
-    ExitCode.TOOL: "a tool cannot run here (no usable code sandbox)",
+    ExitCode.TOOL: "a tool or program cannot run here (no usable code sandbox; Graphviz missing or failing "
+    "for a drawing)",
     ExitCode.STORAGE: "a database or file cannot be opened or written: threads, memory, an output file "
     "(corrupted, a directory, unreachable PostgreSQL, disk full)",
     ExitCode.BUSY: "the thread is in use by another run and `--no-wait` was given",

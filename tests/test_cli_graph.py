@@ -70,6 +70,6 @@ def test_no_graphviz_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path:
     monkeypatch.setenv("PATH", str(tmp_path))
     code, _, err = invoke("-o", str(tmp_path / "g.svg"))
     assert (
-        code == 1 and "Graphviz's dot program is not installed" in err and "apt-get install graphviz" in err
+        code == 6 and "Graphviz's dot program is not installed" in err and "apt-get install graphviz" in err
     )
     assert not (tmp_path / "g.svg").exists()
