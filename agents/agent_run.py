@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,7 @@ from graphs.models.chat import ChatQwen
 from graphs.models.install import list_models
 from graphs.models.profiles import get_profile
 from graphs.summary import RunSummary
+from tools.mcp_config import McpServerConfig
 from tools.retrieval import default_db_path
 
 AUTO = "auto"
@@ -67,6 +68,17 @@ class RunPlan:
             return self.system_prompt
         return self.spec.render_prompt([t.name for t in tools])
 
+    mcp_servers: Mapping[str, McpServerConfig] = field(default_factory=dict)  # the agent's own
+
+    def servers(
+        self, extra: Mapping[str, McpServerConfig] | None = None
+    ) -> dict[str, McpServerConfig] | None:
+        """The MCP servers ``mcp:`` tools resolve against: the agent's, then ``extra`` (``--mcp``)
+        over them; ``None`` when there are neither (look in ``$QWENGRAPH_HOME/mcp.json``)."""
+        if not self.mcp_servers and extra is None:
+            return None
+        return {**self.mcp_servers, **(extra or {})}
+
 
 def plan_for_spec(
     spec: AgentSpec,
@@ -96,6 +108,7 @@ def plan_for_spec(
         graph="react" if spec.graph == "auto" and spec.variables.get("mode") == "hint" else spec.graph,
         language=spec.variables.get("language"),
         spec=spec,
+        mcp_servers=spec.mcp_configs(),
     )
 
 
@@ -217,6 +230,7 @@ def run_agent(
     language: str | None = None,
     catalog: AgentCatalog | None = None,
     tools: Sequence[ToolItem] | None = None,
+    mcp_servers: Mapping[str, McpServerConfig] | None = None,
     **options: Any,
 ) -> RunSummary:
     """Run an agent (a name, ``"auto"`` or a spec) on ``prompt`` and return its summary.
@@ -234,6 +248,8 @@ def run_agent(
         tools: replaces the agent's tools (as ``--tools`` does): built-in names, installed names,
             ``module:attribute`` references or tool objects; to add to them, give
             ``agent.with_tools(...)`` (see :meth:`agents.spec.AgentSpec.with_tools`).
+        mcp_servers: MCP servers for the agent's ``mcp:`` tools, over its own ``mcp_servers``
+            (see :func:`tools.mcp_config.load_mcp_config`).
         **options: passed to :func:`agents.runner.run` (``thread``, ``on_event``, ``trace``...).
     """
     if isinstance(agent, AgentSpec):
@@ -245,7 +261,8 @@ def run_agent(
         llm = llm.model_copy(update={"thinking_budget": plan.thinking_budget})
     if plan.think == AUTO and llm.think is None:
         llm = llm.model_copy(update={"think": AUTO})
-    with open_tools(plan.tools, session_id=options.get("thread") or "agent") as opened:
+    servers = plan.servers(mcp_servers)
+    with open_tools(plan.tools, session_id=options.get("thread") or "agent", mcp_servers=servers) as opened:
         return run(
             prompt,
             chat_model=llm,

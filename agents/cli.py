@@ -21,6 +21,7 @@ from agents.cli_common import Display, ProfileOpt, TerminalApprover, clean_error
 from agents.cli_doctor import doctor_command
 from agents.cli_engine import BatchOpt, CtxOpt, ExtraBuftsOpt, ThreadsOpt, engine_options
 from agents.cli_export import register as register_export
+from agents.cli_mcp import McpOpt, load_servers, mcp_app
 from agents.cli_models import models_app
 from agents.cli_progress import Activity, StatusLine, warm_engine
 from agents.cli_retrieval import register as register_retrieval
@@ -29,7 +30,7 @@ from agents.cli_threads import register as register_threads
 from agents.cli_trace import trace_app
 from agents.cli_workflow import register as register_workflow
 from agents.runner import Event, check_images, run
-from agents.toolbox import open_tools, parse_approve, parse_tool_names
+from agents.toolbox import open_tools, parse_approve, parse_tool_names, with_mcp_servers
 from graphs.errors import ConfigError
 from graphs.models.cassette import record, replay
 
@@ -49,6 +50,7 @@ register_workflow(app)
 register_export(app)
 app.command("doctor")(doctor_command)
 app.add_typer(trace_app, name="trace", help="Inspect recorded runs: model and tool calls, tokens, timings.")
+app.add_typer(mcp_app, name="mcp")
 
 
 def cassette_context(record_to: Path | None, replay_from: Path | None) -> AbstractContextManager[Any]:
@@ -111,6 +113,7 @@ def run_command(
         str, typer.Option("--approve", help="Comma-separated tools that need your approval per call.")
     ] = "",
     memory: Annotated[str | None, typer.Option("--memory", help=MEMORY_HELP)] = None,
+    mcp: McpOpt = None,
     trace: Annotated[bool, typer.Option("--trace/--no-trace", help="Record the run in traces.db.")] = True,
     trace_content: Annotated[
         bool, typer.Option("--trace-content", help="Store prompt, arguments and answer as text in the trace.")
@@ -153,6 +156,7 @@ def run_command(
     with clean_errors():
         approve_names = parse_approve(approve)
         engine = engine_options(ctx, threads, batch, extra_bufts)
+        servers = load_servers(mcp)
         plan = plan_run(
             prompt,
             agent=agent,
@@ -170,7 +174,11 @@ def run_command(
     with (
         clean_errors(),
         cassette_context(record_to, replay_from),
-        open_tools(plan.tools, session_id=thread or "cli") as tools,
+        open_tools(
+            with_mcp_servers(plan.tools, servers or {}),
+            session_id=thread or "cli",
+            mcp_servers=plan.servers(servers),
+        ) as tools,
         maybe_checkpointer(thread is not None, memory) as saver,
         status or nullcontext(),
     ):
