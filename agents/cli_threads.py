@@ -24,10 +24,11 @@ import prompts
 from agents.agent_run import make_model, plan_run, run_think
 from agents.cli_common import Display, ProfileOpt, TerminalApprover, clean_errors
 from agents.cli_engine import BatchOpt, CtxOpt, ExtraBuftsOpt, ThreadsOpt, engine_options
+from agents.cli_mcp import McpOpt, load_servers
 from agents.cli_progress import Activity, StatusLine, warm_engine
 from agents.runner import run, thread_origin
 from agents.settings import resolve_model
-from agents.toolbox import open_tools, parse_approve, parse_tool_names
+from agents.toolbox import open_tools, parse_approve, parse_tool_names, with_mcp_servers
 from graphs.errors import ConfigError
 from graphs.memory import make_memory_tools, open_checkpointer, open_store, recall_context
 from graphs.models.chat import ChatQwen
@@ -111,6 +112,7 @@ def chat_command(
     user: Annotated[
         str | None, typer.Option("--user", help="Long-term memory for this user: remember/recall tools.")
     ] = None,
+    mcp: McpOpt = None,
     ctx: CtxOpt = None,
     threads: ThreadsOpt = None,
     batch: BatchOpt = None,
@@ -124,10 +126,12 @@ def chat_command(
         engine = engine_options(ctx, threads, batch, extra_bufts)
         if profile is not None:
             get_profile(profile)  # an unknown name fails here, not at the first message
+        servers = load_servers(mcp)
+        names = with_mcp_servers(parse_tool_names(tool_names), servers or {})
     with (
         clean_errors(),
         open_checkpointer(memory_uri(memory)) as saver,
-        open_tools(parse_tool_names(tool_names), session_id=thread) as base_tools,
+        open_tools(names, session_id=thread, mcp_servers=servers) as base_tools,
         user_store(user, memory) as store,
     ):
         tools = base_tools + (make_memory_tools(store, user) if store is not None and user else [])
@@ -179,6 +183,7 @@ def resume_command(
         typer.Option("--agent", help="The agent the run was started with (default: as the thread records)."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object with the result.")] = False,
+    mcp: McpOpt = None,
     ctx: CtxOpt = None,
     threads: ThreadsOpt = None,
     batch: BatchOpt = None,
@@ -197,7 +202,9 @@ def resume_command(
         name = agent or thread_origin(saver, thread)[1]
         tools = parse_tool_names(tool_names) if tool_names is not None else None
         plan = plan_run("", agent=name, tools=tools)
-        with open_tools(plan.tools, session_id=thread) as opened:
+        servers = load_servers(mcp)
+        names = with_mcp_servers(plan.tools, servers or {})
+        with open_tools(names, session_id=thread, mcp_servers=plan.servers(servers)) as opened:
             result = run(
                 None,
                 chat_model=make_model(plan, model=model, base_url=base_url, engine=engine, profile=profile),
