@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -118,6 +118,9 @@ def run_command(
     trace_content: Annotated[
         bool, typer.Option("--trace-content", help="Store prompt, arguments and answer as text in the trace.")
     ] = False,
+    otel: Annotated[
+        bool, typer.Option("--otel", help="Also send the run as OpenTelemetry spans (OTEL_EXPORTER_OTLP_*).")
+    ] = False,
     agent: Annotated[
         str | None,
         typer.Option(
@@ -168,6 +171,8 @@ def run_command(
             language=language,
             graph=graph,
         )
+    with clean_errors():
+        exporter = otel_exporter(otel, plan.agent, thread)
     if plan.reason and not as_json:
         note = f"agent: {plan.agent or 'plain'} ({plan.reason})"
         Console(stderr=True, highlight=False).print(note, style="dim", markup=False)
@@ -181,6 +186,7 @@ def run_command(
         ) as tools,
         maybe_checkpointer(thread is not None, memory) as saver,
         status or nullcontext(),
+        flushing(exporter),
     ):
         chat_model = make_model(
             plan, model=model, base_url=base_url, timeout=timeout, engine=engine, profile=profile
@@ -205,7 +211,7 @@ def run_command(
             trace_content=trace_content,
             spec=plan,
             language=plan.language,
-            callbacks=[activity],
+            callbacks=[activity, *([exporter[1]] if exporter else [])],
             warm=lambda llm: warm_engine(llm, activity),
             images=images or (),
         )
@@ -217,6 +223,26 @@ def run_command(
             Console(stderr=True).print(f"[yellow]{result.answer}[/]")
     if result.stopped:
         raise typer.Exit(1)
+
+
+@contextmanager
+def flushing(exporter: tuple[Any, Any] | None) -> Iterator[None]:
+    """Flush and stop the ``--otel`` exporter when the run ends, also when it failed."""
+    try:
+        yield
+    finally:
+        if exporter is not None:
+            exporter[0].shutdown()
+
+
+def otel_exporter(enabled: bool, agent: str | None, thread: str | None) -> tuple[Any, Any] | None:
+    """``--otel``: an OTLP tracer provider and the recorder feeding it (``None`` without the flag)."""
+    if not enabled:
+        return None
+    from graphs.memory.otel import OtelRecorder, otlp_provider  # noqa: PLC0415
+
+    provider = otlp_provider()
+    return provider, OtelRecorder(provider, agent=agent, conversation=thread)
 
 
 def main() -> None:
