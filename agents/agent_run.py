@@ -84,7 +84,7 @@ def plan_for_spec(
     spec: AgentSpec,
     *,
     tools: Sequence[ToolItem] | None = None,
-    think: bool | None = None,
+    think: ThinkPolicy | None = None,
     force_tool: bool | None = None,
     max_steps: int | None = None,
     decision: RouteDecision | None = None,
@@ -117,7 +117,7 @@ def plan_run(
     *,
     agent: str | None = None,
     tools: Sequence[ToolItem] | None = None,
-    think: bool | None = None,
+    think: ThinkPolicy | None = None,
     force_tool: bool | None = None,
     max_steps: int | None = None,
     mode: str | None = None,
@@ -195,22 +195,26 @@ def make_model(
     timeout: float = 300.0,
     engine: dict[str, Any] | None = None,
     profile: str | None = None,
+    sampling: Mapping[str, Any] | None = None,
 ) -> ChatQwen:
     """The chat model for ``plan`` (thinking policy ``"auto"`` and the budget live on the model).
 
     ``engine`` holds local-engine settings (``n_ctx``, ``n_threads``, ``n_batch``, ``extra_bufts``);
-    ``profile`` names its Qwen profile (``None``: detected).
+    ``profile`` names its Qwen profile (``None``: detected); ``sampling`` other ``ChatQwen`` fields
+    (``temperature``, ``seed``, ``max_tokens``, ``think_switch``, ``thinking_budget``: this one over
+    the plan's).
     """
     if profile is not None:
         get_profile(profile)  # an unknown name fails here, before any tool is opened
+    fields: dict[str, Any] = {"thinking_budget": plan.thinking_budget, **(sampling or {})}
     return ChatQwen(
         model=pick_model(model, plan.model),
         base_url=base_url,
         timeout=timeout,
         think=AUTO if plan.think == AUTO else None,
-        thinking_budget=plan.thinking_budget,
         engine=engine,
         qwen_profile=profile,
+        **fields,
     )
 
 

@@ -1,7 +1,7 @@
 """MCP on the command line: ``--mcp CONFIG`` for ``run``/``chat``/``resume``, and ``qwengraph mcp serve``.
 
 ``--mcp`` reads an ``mcpServers`` JSON file (:mod:`tools.mcp_config`); every tool of every enabled
-server joins the run, unless ``--tools`` (or the agent) picks some with ``mcp:SERVER[/TOOL]``.
+server joins the run, unless ``--tools`` (or the agent) picks some with ``mcp:SERVER`` or ``mcp:SERVER/TOOL``.
 ``mcp serve`` offers qwengraph's own tools to MCP clients (:mod:`tools.mcp_server`).
 """
 
@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from tools.mcp_config import McpServerConfig, load_mcp_config
+if TYPE_CHECKING:
+    from tools.mcp_config import McpServerConfig
 
 McpOpt = Annotated[
     Path | None,
@@ -31,7 +32,11 @@ mcp_app = typer.Typer(
 
 def load_servers(path: Path | None) -> dict[str, McpServerConfig] | None:
     """The servers of ``--mcp FILE`` (``None`` without the flag); errors are ToolInputError."""
-    return None if path is None else load_mcp_config(path)
+    if path is None:
+        return None
+    from tools.mcp_config import load_mcp_config  # noqa: PLC0415 - keeps --help light
+
+    return load_mcp_config(path)
 
 
 @mcp_app.command("serve")

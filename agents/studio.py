@@ -30,7 +30,7 @@ from graphs.build import build_graph
 
 __all__ = ["automation", "coding_assistant", "make_graph", "math_tutor", "planner", "react", "researcher"]
 
-_tools: dict[tuple[str, ...], list[BaseTool]] = {}
+_tools: dict[tuple[object, ...], list[BaseTool]] = {}
 _stack = ExitStack()
 _lock = threading.Lock()
 atexit.register(_stack.close)
@@ -39,11 +39,13 @@ atexit.register(_stack.close)
 def _open(plan: RunPlan) -> list[BaseTool]:
     from agents.toolbox import open_tools  # noqa: PLC0415
 
-    key = tuple(plan.tools)
+    key = tuple(t if isinstance(t, str) else id(t) for t in plan.tools)
     with _lock:
         if key not in _tools:
             servers = plan.servers()
-            _tools[key] = _stack.enter_context(open_tools(key, session_id="studio", mcp_servers=servers))
+            _tools[key] = _stack.enter_context(
+                open_tools(plan.tools, session_id="studio", mcp_servers=servers)
+            )
         return _tools[key]
 
 
@@ -61,7 +63,7 @@ def make_graph(agent: str | None, config: RunnableConfig | None = None) -> Any:
         spec,
         llm,
         tools,
-        system_prompt=plan.system_prompt if spec.graph != "worked" or plan.graph != "auto" else None,
+        system_prompt=plan.prompt_for(tools) if spec.graph != "worked" or plan.graph != "auto" else None,
         think=run_think(plan),
         max_steps=plan.max_steps,
         force_tool=plan.force_tool if plan.force_tool is not None else llm.model.startswith("local:"),
