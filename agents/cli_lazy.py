@@ -86,7 +86,7 @@ def load_command(entry: LazyCommand) -> Any:
     if isinstance(target, typer.Typer):
         command = typer.main.get_group(target)
     else:
-        single = typer.Typer()
+        single = typer.Typer(add_completion=False)
         single.command(entry.name)(target)
         command = typer.main.get_command(single)
     command.name = entry.name
