@@ -27,7 +27,8 @@ from agents.cli_options import (
     ApproveOpt,
     BaseUrlOpt,
     BudgetOpt,
-    DbOpt,
+    DbOption,
+    IndexOption,
     MaxTokensOpt,
     MemoryOpt,
     ModelOpt,
@@ -161,7 +162,6 @@ def run_command(
     approve: ApproveOpt = "",
     memory: MemoryOpt = None,
     user: UserOpt = None,
-    db: DbOpt = None,
     sandbox: SandboxOpt = "auto",
     mcp: McpOpt = None,
     trace: Annotated[bool, typer.Option("--trace/--no-trace", help="Record the run in traces.db.")] = True,
@@ -197,16 +197,25 @@ def run_command(
             "--image", help="An image file for the prompt (repeatable; vision models only).", metavar="FILE"
         ),
     ] = None,
+    db: DbOption = None,
+    index_name: IndexOption = None,
 ) -> None:
     """Run an agent on PROMPT: plain ReAct with --tools, or a named --agent (its tools and prompt)."""
     from rich.console import Console  # noqa: PLC0415 - what follows loads LangChain and LangGraph
 
-    from agents.agent_run import make_model, plan_run, run_think  # noqa: PLC0415
+    from agents.agent_run import make_model, pick_model, plan_run, run_think  # noqa: PLC0415
     from agents.cli_common import Display, TerminalApprover, clean_errors, fail  # noqa: PLC0415
     from agents.cli_progress import Activity, StatusLine, warm_engine  # noqa: PLC0415
     from agents.cli_threads import maybe_checkpointer, user_store  # noqa: PLC0415
     from agents.runner import check_images, run  # noqa: PLC0415
-    from agents.toolbox import open_tools, parse_approve, parse_tool_names, with_mcp_servers  # noqa: PLC0415
+    from agents.toolbox import (  # noqa: PLC0415
+        open_tools,
+        parse_approve,
+        parse_tool_names,
+        search_budget,
+        with_mcp_servers,
+    )
+    from tools.retrieval import resolve_index  # noqa: PLC0415
 
     if not prompt.strip():
         raise fail("the prompt is empty", 2)
@@ -219,6 +228,7 @@ def run_command(
         engine = engine_options(ctx, threads, batch, extra_bufts)
         servers = load_servers(mcp)
         sampling = Sampling(temperature, seed, max_tokens, thinking_budget, soft_switch).fields()
+        index_file = resolve_index(db, index_name)
         plan = plan_run(
             prompt,
             agent=agent,
@@ -229,6 +239,7 @@ def run_command(
             mode=mode,
             language=language,
             graph=graph,
+            index=index_file,
         )
         exporter = otel_exporter(otel, plan.agent, thread)
     if plan.reason and not as_json:
@@ -242,7 +253,8 @@ def run_command(
             session_id=thread or "cli",
             mcp_servers=plan.servers(servers),
             sandbox=check_sandbox(sandbox),  # type: ignore[arg-type]
-            index_path=db,
+            index=index_file,
+            search_tokens=search_budget(pick_model(model, plan.model)),
         ) as tools,
         user_store(user, memory) as store,
         maybe_checkpointer(thread is not None, memory) as saver,

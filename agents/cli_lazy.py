@@ -65,9 +65,18 @@ LAZY_COMMANDS = (
     LazyCommand("ingest", "agents.cli_retrieval:ingest_command", "Index files for the search tool.", TOOLS),
     LazyCommand("search", "agents.cli_retrieval:search_command", "Search the indexed documents.", TOOLS),
     LazyCommand(
+        "indexes",
+        "agents.cli_retrieval:indexes_command",
+        "List the document indexes under $QWENGRAPH_HOME.",
+        TOOLS,
+    ),
+    LazyCommand(
         "workflow", "agents.cli_workflow:workflow_app", "Run and check scripted workflows (YAML).", TOOLS
     ),
     LazyCommand("mcp", "agents.cli_mcp:mcp_app", "Offer qwengraph's tools to MCP clients.", TOOLS),
+    LazyCommand(
+        "graph", "agents.cli_graph:graph_app", "Draw an agent's or a workflow's graph (offline).", TOOLS
+    ),
     LazyCommand(
         "models",
         "agents.cli_models:models_app",

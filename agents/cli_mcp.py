@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from agents.cli_options import DbOption, IndexOption
+
 if TYPE_CHECKING:
     from tools.mcp_config import McpServerConfig
 
@@ -47,14 +49,8 @@ def serve_command(
     host: Annotated[str, typer.Option("--host", help="HTTP: address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=1, max=65535, help="HTTP: port.")] = 8000,
     path: Annotated[str, typer.Option("--path", help="HTTP: the endpoint path.")] = "/mcp",
-    index: Annotated[
-        Path | None,
-        typer.Option(
-            "--index",
-            help="Document index for search (default: $QWENGRAPH_HOME/retrieval.db).",
-            dir_okay=False,
-        ),
-    ] = None,
+    db: DbOption = None,
+    index_name: IndexOption = None,
     tool_names: Annotated[
         str,
         typer.Option("--tools", help="Comma-separated: calculator, symbolic, run_python, search."),
@@ -76,8 +72,10 @@ def serve_command(
     with clean_errors():
         from tools.mcp_client import _import_mcp  # noqa: PLC0415
         from tools.mcp_server import ServedTools, run_http, run_stdio  # noqa: PLC0415
+        from tools.retrieval import resolve_index  # noqa: PLC0415
 
         _import_mcp()
+        index = resolve_index(db, index_name) if db is not None or index_name is not None else None
         explicit = tool_names != "calculator,symbolic,run_python,search"
         served = ServedTools.open(names, index_path=index, sandbox=sandbox, require=explicit)  # type: ignore[arg-type]
         try:

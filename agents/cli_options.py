@@ -84,13 +84,21 @@ SandboxOpt = Annotated[
         "--sandbox", help="Code sandbox for run_python: auto, bwrap or gvisor (runsc).", metavar="NAME"
     ),
 ]
-DbOpt = Annotated[
+DbOption = Annotated[
     Path | None,
     typer.Option(
         "--db",
-        help="Document index for the search tool (default: $QWENGRAPH_HOME/retrieval.db).",
+        help="The document index file (default: $QWENGRAPH_HOME/retrieval.db).",
         dir_okay=False,
-        metavar="PATH",
+        metavar="FILE",
+    ),
+]
+IndexOption = Annotated[
+    str | None,
+    typer.Option(
+        "--index",
+        help="A named index: $QWENGRAPH_HOME/indexes/NAME.db ('default': retrieval.db).",
+        metavar="NAME",
     ),
 ]
 UserOpt = Annotated[

@@ -24,7 +24,8 @@ from agents.cli_options import (
     ApproveOpt,
     BaseUrlOpt,
     BudgetOpt,
-    DbOpt,
+    DbOption,
+    IndexOption,
     MaxTokensOpt,
     MemoryOpt,
     ModelOpt,
@@ -144,7 +145,6 @@ def chat_command(
     temperature: TemperatureOpt = None,
     seed: SeedOpt = None,
     max_tokens: MaxTokensOpt = None,
-    db: DbOpt = None,
     sandbox: SandboxOpt = "auto",
     mcp: McpOpt = None,
     ctx: CtxOpt = None,
@@ -152,17 +152,26 @@ def chat_command(
     batch: BatchOpt = None,
     extra_bufts: ExtraBuftsOpt = None,
     profile: ProfileOpt = None,
+    db: DbOption = None,
+    index_name: IndexOption = None,
 ) -> None:
     """Chat in a thread that survives restarts; /exit (or end of input) quits."""
     from rich.console import Console  # noqa: PLC0415 - LangChain and LangGraph load when a command runs
 
     import prompts  # noqa: PLC0415
-    from agents.agent_run import make_model, plan_run, run_think  # noqa: PLC0415
+    from agents.agent_run import make_model, pick_model, plan_run, run_think  # noqa: PLC0415
     from agents.cli_common import Display, TerminalApprover  # noqa: PLC0415
     from agents.cli_progress import Activity, StatusLine, warm_engine  # noqa: PLC0415
     from agents.runner import run  # noqa: PLC0415
-    from agents.toolbox import open_tools, parse_approve, parse_tool_names, with_mcp_servers  # noqa: PLC0415
+    from agents.toolbox import (  # noqa: PLC0415
+        open_tools,
+        parse_approve,
+        parse_tool_names,
+        search_budget,
+        with_mcp_servers,
+    )
     from graphs.memory import make_memory_tools, open_checkpointer, recall_context  # noqa: PLC0415
+    from tools.retrieval import resolve_index  # noqa: PLC0415
 
     console = Console(highlight=False)
     with clean_errors():
@@ -170,12 +179,14 @@ def chat_command(
         engine = engine_options(ctx, threads, batch, extra_bufts)
         servers = load_servers(mcp)
         tools = parse_tool_names(tool_names) if tool_names is not None else None
+        index_file = resolve_index(db, index_name)
         plan = plan_run(
             "",
             agent=agent,
             tools=tools,
             think=think_policy(think, no_think),
             graph=None if agent else "react",
+            index=index_file,
         )
         names = with_mcp_servers(plan.tools, servers or {})
         sampling = Sampling(temperature, seed, max_tokens, thinking_budget, soft_switch).fields()
@@ -187,7 +198,8 @@ def chat_command(
             session_id=thread,
             mcp_servers=plan.servers(servers),
             sandbox=check_sandbox(sandbox),  # type: ignore[arg-type]
-            index_path=db,
+            index=index_file,
+            search_tokens=search_budget(pick_model(model, plan.model)),
         ) as base_tools,
         user_store(user, memory) as store,
     ):
@@ -260,7 +272,6 @@ def resume_command(
     temperature: TemperatureOpt = None,
     seed: SeedOpt = None,
     max_tokens: MaxTokensOpt = None,
-    db: DbOpt = None,
     sandbox: SandboxOpt = "auto",
     mcp: McpOpt = None,
     ctx: CtxOpt = None,
@@ -268,6 +279,8 @@ def resume_command(
     batch: BatchOpt = None,
     extra_bufts: ExtraBuftsOpt = None,
     profile: ProfileOpt = None,
+    db: DbOption = None,
+    index_name: IndexOption = None,
 ) -> None:
     """Continue a run that was interrupted (killed, or waiting for approval) from its last step.
 
@@ -279,8 +292,15 @@ def resume_command(
     from agents.agent_run import make_model, plan_run, run_think  # noqa: PLC0415
     from agents.cli_common import Display, TerminalApprover  # noqa: PLC0415
     from agents.runner import run, thread_origin  # noqa: PLC0415
-    from agents.toolbox import open_tools, parse_approve, parse_tool_names, with_mcp_servers  # noqa: PLC0415
+    from agents.toolbox import (  # noqa: PLC0415
+        open_tools,
+        parse_approve,
+        parse_tool_names,
+        search_budget,
+        with_mcp_servers,
+    )
     from graphs.memory import open_checkpointer  # noqa: PLC0415
+    from tools.retrieval import resolve_index  # noqa: PLC0415
 
     console = Console(highlight=False)
     with clean_errors(), open_checkpointer(memory_uri(memory)) as saver:
@@ -288,22 +308,25 @@ def resume_command(
         engine = engine_options(ctx, threads, batch, extra_bufts)
         name = agent or thread_origin(saver, thread)[1]
         tools = parse_tool_names(tool_names) if tool_names is not None else None
-        plan = plan_run("", agent=name, tools=tools)
+        index_file = resolve_index(db, index_name)
+        plan = plan_run("", agent=name, tools=tools, index=index_file)
         servers = load_servers(mcp)
         names = with_mcp_servers(plan.tools, servers or {})
         sampling = Sampling(temperature, seed, max_tokens, thinking_budget, soft_switch).fields()
+        llm = make_model(
+            plan, model=model, base_url=base_url, engine=engine, profile=profile, sampling=sampling
+        )
         with open_tools(
             names,
             session_id=thread,
             mcp_servers=plan.servers(servers),
             sandbox=check_sandbox(sandbox),  # type: ignore[arg-type]
-            index_path=db,
+            index=index_file,
+            search_tokens=search_budget(llm.model),
         ) as opened:
             result = run(
                 None,
-                chat_model=make_model(
-                    plan, model=model, base_url=base_url, engine=engine, profile=profile, sampling=sampling
-                ),
+                chat_model=llm,
                 thread=thread,
                 checkpointer=saver,
                 tools=opened,

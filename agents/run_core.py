@@ -276,7 +276,12 @@ class EventReader:
         self.spec = spec
         self.final: dict[str, Any] = dict(before)
         self.emit = emit
-        self.calls: dict[str, tuple[str, dict[str, Any]]] = {}
+        self.calls: dict[str, tuple[str, dict[str, Any]]] = {  # a resumed leg runs calls made before
+            call.get("id") or "": (call["name"], dict(call["args"]))
+            for message in before.get("messages") or []
+            if isinstance(message, AIMessage)
+            for call in message.tool_calls
+        }
         self.said: set[str] = set()
         self.seen = {m.id for m in before.get("messages") or []}
         self.answer_streams = spec.graph in STREAMED_ANSWER

@@ -9,7 +9,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, cast
 
@@ -98,6 +98,7 @@ def run(
     warm: Callable[[ChatQwen], None] | None = None,
     images: Sequence[str | Path] = (),
     profile: str | None = None,
+    display: bool | None = None,
 ) -> RunSummary:
     """Run an agent's graph on ``prompt`` (``None``: resume ``thread``) and return its summary.
 
@@ -149,6 +150,9 @@ def run(
             ``system_prompt`` gives way to the graph's own). Resume a thread with the graph that
             started it.
         language: answer in this language (added to the graph's default prompt).
+        display: show the run live when no ``on_event`` is given: ``None`` (default) does so in a
+            Jupyter kernel only (one output updated in place, see :mod:`agents.display`), ``True``
+            also in a terminal (the CLI's display), ``False`` never.
     """
     built = build_run(
         prompt,
@@ -175,13 +179,17 @@ def run(
     final: dict[str, Any] = dict(before.values) if before is not None else {}
     meta = {"thread": thread, "resumed": built.inputs is None}
     tracer = recording_trace(store_content=trace_content, model=built.model, prompt=prompt, meta=meta)
-    with tracer if trace else nullcontext() as recorder, _clean_on_failure(built, before):
+    with (
+        tracer if trace else nullcontext() as recorder,
+        _clean_on_failure(built, before),
+        _auto_display(display, on_event, prompt, result=lambda: summary) as show,  # summary: at the end
+    ):
         handlers = [*callbacks, *([recorder] if recorder is not None else [])]
         if handlers:
             built.config["callbacks"] = handlers
         inputs = built.inputs
         while True:
-            reader = EventReader(built.spec, final, on_event)
+            reader = EventReader(built.spec, final, show)
             options: dict[str, Any] = {"durability": "sync"} if built.durable else {}
             stream_mode = ["messages", "values"]
             for mode, payload in built.graph.stream(inputs, built.config, stream_mode=stream_mode, **options):
@@ -197,13 +205,33 @@ def run(
                 raise ConfigError(f"thread {_thread_id(built)!r} is waiting for a tool approval")
             inputs = Command(resume={i.id: approver(cast(dict[str, Any], i.value)) for i in state.interrupts})
         summary = summarize(current_turn(final.get("messages", [])))
-        if on_event is not None:
+        if show is not None:
             if built.spec.graph not in STREAMED_ANSWER and summary.answer:
-                on_event(Event(kind="text", text=summary.answer))
-            on_event(Event(kind="summary", text=summary.answer, summary=summary))
+                show(Event(kind="text", text=summary.answer))
+            show(Event(kind="summary", text=summary.answer, summary=summary))
         if recorder is not None:
             recorder.set_answer(summary.answer)
     return summary
+
+
+def _auto_display(
+    display: bool | None,
+    on_event: Callable[[Event], None] | None,
+    prompt: str | None,
+    *,
+    result: Callable[[], RunSummary],
+) -> AbstractContextManager[Callable[[Event], None] | None]:
+    """The live display ``run`` shows by itself (see its ``display`` argument), as a context whose
+    value is the ``on_event`` to use; the display finishes with ``result()`` when the run ends."""
+    if on_event is not None or display is False:
+        return nullcontext(on_event)
+    from agents.display.live import in_notebook, live_display  # noqa: PLC0415 - the display imports us
+
+    if display is None and not in_notebook():
+        return nullcontext(on_event)
+    shown = live_display(title=prompt or "")
+    shown.result = result
+    return shown
 
 
 def _thread_id(built: BuiltRun) -> str:

@@ -83,6 +83,7 @@ def test_run_help_shows_clean_placeholders() -> None:
         "--sandbox",
         "--user",
         "--db",
+        "--index",
         "--mcp",
         "--otel",
     ):

@@ -68,10 +68,10 @@ async def test_stdio_offers_our_tools_with_their_real_limits(indexed_home: Path)
 
 
 def test_a_tool_named_explicitly_that_cannot_work_is_an_error(tmp_path: Path) -> None:
-    result = CliRunner().invoke(
-        app, ["mcp", "serve", "--tools", "search", "--index", str(tmp_path / "none.db")]
-    )
+    result = CliRunner().invoke(app, ["mcp", "serve", "--tools", "search", "--db", str(tmp_path / "none.db")])
     assert result.exit_code == 2 and "no document index at" in result.stderr
+    named = CliRunner().invoke(app, ["mcp", "serve", "--tools", "search", "--index", "nowhere"])
+    assert named.exit_code == 2 and "no document index at" in named.stderr and "nowhere.db" in named.stderr
 
 
 def test_serve_rejects_an_unknown_transport() -> None:
