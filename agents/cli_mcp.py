@@ -44,18 +44,24 @@ def load_servers(path: Path | None) -> dict[str, McpServerConfig] | None:
 @mcp_app.command("serve")
 def serve_command(
     transport: Annotated[
-        str, typer.Option("--transport", help="stdio (for a client that starts us) or http.")
+        str, typer.Option("--transport", help="stdio (for a client that starts us) or http.", metavar="KIND")
     ] = "stdio",
-    host: Annotated[str, typer.Option("--host", help="HTTP: address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="HTTP: port.")] = 8000,
-    path: Annotated[str, typer.Option("--path", help="HTTP: the endpoint path.")] = "/mcp",
+    host: Annotated[
+        str, typer.Option("--host", help="HTTP: address to listen on.", metavar="HOST")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="HTTP: port.", metavar="PORT")] = 8000,
+    path: Annotated[str, typer.Option("--path", help="HTTP: the endpoint path.", metavar="PATH")] = "/mcp",
     db: DbOption = None,
     index_name: IndexOption = None,
     tool_names: Annotated[
         str,
-        typer.Option("--tools", help="Comma-separated: calculator, symbolic, run_python, search."),
+        typer.Option(
+            "--tools", help="Comma-separated: calculator, symbolic, run_python, search.", metavar="TOOLS"
+        ),
     ] = "calculator,symbolic,run_python,search",
-    sandbox: Annotated[str, typer.Option("--sandbox", help="Code sandbox: auto, bwrap or gvisor.")] = "auto",
+    sandbox: Annotated[
+        str, typer.Option("--sandbox", help="Code sandbox: auto, bwrap or gvisor.", metavar="NAME")
+    ] = "auto",
 ) -> None:
     """Serve calculator, symbolic, run_python and search to MCP clients (stdio or streamable HTTP).
 
