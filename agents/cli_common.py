@@ -9,7 +9,7 @@ import sys
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any, TextIO
+from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
 import click
 import typer
@@ -18,18 +18,19 @@ from rich.console import Console
 from rich.markup import escape
 from rich.style import Style
 
-import prompts
-from agents import cli_input
-from agents.cli_progress import StatusLine
-from agents.runner import Event
 from graphs.errors import QwenGraphError, QwenGraphWarning
 from graphs.exit_codes import ExitCode
-from graphs.memory.locks import Holder
-from tools.errors import ToolError, ToolInputError, ToolLimitError
+
+if TYPE_CHECKING:
+    from agents.cli_progress import StatusLine
+    from agents.runner import Event
+    from graphs.memory.locks import Holder
 
 ProfileOpt = Annotated[
     str | None,
-    typer.Option("--profile", help="The model's Qwen profile (qwen3, qwen3.5, …); default: detected."),
+    typer.Option(
+        "--profile", help="The model's Qwen profile (qwen3, qwen3.5, …); default: detected.", metavar="NAME"
+    ),
 ]
 """``--profile NAME`` (see graphs.models.profiles), shared by run, chat and resume."""
 
@@ -58,6 +59,9 @@ def clean_errors() -> Iterator[None]:
     database and file system errors STORAGE; Ctrl-C INTERRUPTED; anything unexpected INTERNAL (set
     ``QWENGRAPH_DEBUG=1`` to see its traceback). qwengraph warnings print as ``warning: ...`` lines.
     """
+    import prompts  # noqa: PLC0415 - imported when a command runs, not for --help
+    from tools.errors import ToolError, ToolInputError, ToolLimitError  # noqa: PLC0415
+
     with warnings.catch_warnings():
         warnings.simplefilter("always", QwenGraphWarning)
         shown = warnings.showwarning
@@ -123,6 +127,8 @@ def internal_message(err: BaseException) -> str:
 
 def stdin_line(stream: TextIO | None = None) -> str | None:
     """One line from standard input, decoded strictly (see :func:`agents.cli_input.read_line`)."""
+    from agents import cli_input  # noqa: PLC0415
+
     source = stream or sys.stdin
     return cli_input.read_line(source.buffer)
 

@@ -13,7 +13,7 @@ import pytest
 from servers import CALC_ANSWER, OllamaServer
 from typer.testing import CliRunner
 
-import agents.cli
+import agents.agent_run
 from agents.cli import app, main
 from graphs.errors import (
     CassetteError,
@@ -128,7 +128,7 @@ def test_unexpected_error_is_one_line_with_code_70(monkeypatch: pytest.MonkeyPat
     def broken(*args: object, **kwargs: object) -> None:
         raise ZeroDivisionError("division by zero\nsecond line")
 
-    monkeypatch.setattr(agents.cli, "plan_run", broken)
+    monkeypatch.setattr(agents.agent_run, "plan_run", broken)  # `run` imports it when it runs
     err = assert_one_line(cli("run", PROMPT), 70, "internal error (ZeroDivisionError: division by zero)")
     assert "QWENGRAPH_DEBUG=1" in err
     monkeypatch.setenv("QWENGRAPH_DEBUG", "1")
@@ -162,7 +162,7 @@ def test_real_process_exit_codes(tmp_path: Path) -> None:
     ("argv", "phrase"),
     [
         (["indexes", "--db", "x"], "No such option: --db (see `qwengraph indexes --help`)"),
-        (["run"], "Missing argument 'prompt' (see `qwengraph run --help`)"),
+        (["run"], "Missing argument 'PROMPT' (see `qwengraph run --help`)"),
         (["run", "hi", "--max-steps", "abc"], "Invalid value for '--max-steps'"),
         (["threads", "nosuch"], "No such command 'nosuch' (see `qwengraph threads --help`)"),
         (["search", "caf\udce9"], "the query is not valid UTF-8 (0xe9 at character 4)"),

@@ -126,7 +126,7 @@ def gvisor_usable() -> str | None:
     try:
         result = sandbox.run("print(1)", "probe")
     except SandboxUnavailable as error:
-        return str(error)
+        return f"runsc is installed but cannot run a container here: {error}"
     finally:
         sandbox.close()
     return None if result.stdout == "1\n" else f"runsc ran but the probe failed: {result}"
