@@ -5,7 +5,8 @@ Accepted URIs, for both kinds:
 * ``sqlite:///ABS/PATH`` or ``sqlite:relative/path`` (relative to the current directory). The
   default when no URI is given: ``$QWENGRAPH_HOME/threads.db`` for checkpointers and
   ``$QWENGRAPH_HOME/memory.db`` for stores. Parent directories are created; the file runs in WAL
-  mode with a busy timeout so several writers (threads or processes) wait instead of failing.
+  mode with a busy timeout so several writers (threads or processes) wait instead of failing, and
+  with ``synchronous=NORMAL`` (what a crash or a power loss can cost: :mod:`graphs.memory.sqlite_tuning`).
 * ``postgres://…`` or ``postgresql://…``: LangGraph's Postgres classes on a small connection pool
   (needs ``pip install 'qwengraph[postgres]'``); tables are created on open (``setup()``).
 * ``memory://``: in-process only, gone when the context exits (tests, throwaway runs).
@@ -30,6 +31,7 @@ from langgraph.store.base import BaseStore, IndexConfig
 from langgraph.store.memory import InMemoryStore
 
 from graphs.errors import MemoryError_
+from graphs.memory.sqlite_tuning import atune, synchronous, tune
 from graphs.paths import home
 
 if TYPE_CHECKING:
@@ -94,6 +96,7 @@ def _sqlite_path(path: str) -> str:
 
 def _sqlite_connect(path: str, *, autocommit: bool) -> sqlite3.Connection:
     """Open a SQLite file shared across threads, in WAL mode with a busy timeout."""
+    synchronous()  # a bad QWENGRAPH_SQLITE_SYNC fails before a connection is opened
     try:
         conn = sqlite3.connect(
             _sqlite_path(path),
@@ -101,16 +104,14 @@ def _sqlite_connect(path: str, *, autocommit: bool) -> sqlite3.Connection:
             check_same_thread=False,  # the LangGraph classes serialise access with their own lock
             isolation_level=None if autocommit else "DEFERRED",
         )
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
+        tune(conn.execute, BUSY_TIMEOUT_S)  # WAL, synchronous=NORMAL: see graphs.memory.sqlite_tuning
     except sqlite3.Error as err:
         raise MemoryError_(f"cannot open SQLite database {path}: {err}") from err
     return conn
 
 
 async def _aconfigure_sqlite(conn: Any) -> None:
-    await conn.execute("PRAGMA journal_mode=WAL")
-    await conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
+    await atune(conn.execute, BUSY_TIMEOUT_S)
 
 
 # --------------------------------------------------------------------------- PostgreSQL

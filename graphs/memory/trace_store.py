@@ -21,6 +21,7 @@ from typing import Any
 import sqlite_utils
 
 from graphs.errors import MemoryError_
+from graphs.memory.sqlite_tuning import synchronous
 from graphs.paths import home
 
 TRACES_FILE = "traces.db"
@@ -72,6 +73,7 @@ def open_db(path: str | Path, *, create: bool = True) -> sqlite_utils.Database:
     conn = sqlite3.connect(str(path), timeout=30, check_same_thread=False)
     db = sqlite_utils.Database(conn)
     db.execute("PRAGMA foreign_keys=ON")
+    db.execute(f"PRAGMA synchronous={synchronous()}")  # see graphs.memory.sqlite_tuning
     if not create:
         return db
     if not db.table("runs").exists():

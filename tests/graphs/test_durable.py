@@ -101,10 +101,10 @@ def test_results_stay_in_call_order_when_calls_run_in_parallel():
 
 SCRIPT = textwrap.dedent(
     """
-    import json, os, sqlite3, sys, time
+    import json, os, sys, time
     from langchain_core.messages import HumanMessage
     from langchain_core.tools import tool
-    from langgraph.checkpoint.sqlite import SqliteSaver
+    from graphs.memory import open_checkpointer
     from graphs.models.chat import ChatQwen
     from graphs.models.testing import ScriptedTransport, turn
     from graphs.react import build_react
@@ -136,13 +136,14 @@ SCRIPT = textwrap.dedent(
         return turn("results: " + ", ".join(sorted(m["content"] for m in tools)))
 
     model = ChatQwen(model="ollama:q", transport=ScriptedTransport(script))
-    saver = SqliteSaver(sqlite3.connect(os.path.join(work, "threads.db"), check_same_thread=False))
-    graph = build_react(model, [fast, slow], checkpointer=saver)
-    config = {"configurable": {"thread_id": "job"}}
-    if sys.argv[2] == "start":
-        state = graph.invoke({"messages": [HumanMessage("go")], "steps": 0}, config, durability="sync")
-    else:
-        state = graph.invoke(None, config, durability="sync")
+    # the project's own SQLite settings (WAL, synchronous=NORMAL): a SIGKILL must lose nothing committed
+    with open_checkpointer("sqlite:///" + os.path.join(work, "threads.db")) as saver:
+        graph = build_react(model, [fast, slow], checkpointer=saver)
+        config = {"configurable": {"thread_id": "job"}}
+        if sys.argv[2] == "start":
+            state = graph.invoke({"messages": [HumanMessage("go")], "steps": 0}, config, durability="sync")
+        else:
+            state = graph.invoke(None, config, durability="sync")
     print(json.dumps(state["messages"][-1].text))
     """
 )
