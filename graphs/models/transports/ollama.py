@@ -24,7 +24,7 @@ from graphs.errors import ConfigError, ModelError, ModelNotFound, ServerError, S
 from graphs.models.choice import call_schema
 from graphs.models.images import image_bytes_base64
 from graphs.models.structured import ANY_OBJECT, format_schema
-from graphs.models.transports.aio import LoopClients, aiohttp_transport
+from graphs.models.transports.aio import AiohttpTransport, LoopClients
 from graphs.models.transports.assemble import DeltaAssembler, tool_schemas
 from graphs.models.transports.base import ChatRequest, Delta, Usage
 from graphs.models.transports.retry import RetryPolicy, aretrying, final_error, retrying
@@ -48,7 +48,7 @@ class OllamaTransport:
         self._client: ollama.Client | None = None
         self._aclients: LoopClients[ollama.AsyncClient] = LoopClients(
             lambda: ollama.AsyncClient(
-                host=self.base_url, timeout=self._timeout(), transport=aiohttp_transport()
+                host=self.base_url, timeout=self._timeout(), transport=AiohttpTransport()
             ),
             lambda client: client.close(),  # type: ignore[no-untyped-call]  # the ollama client is untyped
         )

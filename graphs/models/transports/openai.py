@@ -31,7 +31,7 @@ from graphs.errors import ModelError, ModelNotFound, ResponseFormatError, Server
 from graphs.models.choice import openai_tool_choice
 from graphs.models.images import data_url
 from graphs.models.qwen import field_thinking, soft_switch
-from graphs.models.transports.aio import LoopClients, aiohttp_transport
+from graphs.models.transports.aio import AiohttpTransport, LoopClients
 from graphs.models.transports.assemble import DeltaAssembler, tool_schemas
 from graphs.models.transports.base import ChatRequest, Delta, Usage
 from graphs.models.transports.retry import RetryPolicy, aretrying, final_error, retrying
@@ -63,7 +63,7 @@ class OpenAITransport:
         self.reasoning_field: ReasoningField = reasoning_field
         self._client: httpx.Client | None = None
         self._aclients: LoopClients[httpx.AsyncClient] = LoopClients(
-            lambda: httpx.AsyncClient(transport=aiohttp_transport(), **self._client_kwargs()),
+            lambda: httpx.AsyncClient(transport=AiohttpTransport(), **self._client_kwargs()),
             lambda client: client.aclose(),
         )
 
