@@ -16,14 +16,14 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Collection, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, Literal, TypedDict
 
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, ToolCall, ToolMessage
 from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool, StructuredTool
 from langgraph.types import Send, interrupt
+
+from graphs.tool_pool import call_with_timeout
 
 Status = Literal["success", "error"]
 APPROVAL = "approve_tool_call"
@@ -184,15 +184,15 @@ def _ask_approval(call: ToolCall) -> tuple[str, str]:
 def invoke_with_timeout(
     tool: BaseTool, args: dict[str, Any], timeout: float, config: RunnableConfig | None
 ) -> tuple[str, Status]:
-    """Run ``tool``; failures and timeouts become error texts for the model, never exceptions."""
-    pool = ThreadPoolExecutor(max_workers=1)
-    future = pool.submit(_invoke, tool, args, config)
+    """Run ``tool``; failures and timeouts become error texts for the model, never exceptions.
+
+    The call runs in the shared tool pool (:mod:`graphs.tool_pool`): a timed-out tool thread cannot
+    be killed, it is left to finish.
+    """
     try:
-        return future.result(timeout=timeout)
-    except FutureTimeout:
+        return call_with_timeout(lambda: _invoke(tool, args, config), timeout)
+    except TimeoutError:
         return f"Error: tool {tool.name} timed out after {timeout:g} s.", "error"
-    finally:
-        pool.shutdown(wait=False)  # a timed-out tool thread cannot be killed; it is left to finish
 
 
 async def ainvoke_with_timeout(
