@@ -41,8 +41,9 @@ from langgraph.types import Checkpointer
 import prompts
 from graphs.errors import ConfigError
 from graphs.models.chat import ChatQwen
+from graphs.node import Body, ModelCall, Node
 from graphs.react import STEP_LIMIT_MARK
-from graphs.tool_step import invoke_with_timeout
+from graphs.tool_step import tool_job
 from graphs.worked_checks import Check, checks_for
 
 
@@ -108,7 +109,7 @@ def build_worked(
         temperature = None if code else 0.0
     writer = model.bind(think=False, **({} if temperature is None else {"temperature": temperature}))
 
-    def write(state: WorkedState, config: RunnableConfig) -> dict[str, Any]:
+    def write(state: WorkedState, config: RunnableConfig) -> Body[dict[str, Any]]:
         draft, steps = state.get("draft", ""), state.get("steps", 0)
         if steps >= max_steps:
             return _stopped(
@@ -117,7 +118,8 @@ def build_worked(
         history = [system, *request_history(state["messages"])]
         request = history[-1].text if isinstance(history[-1], HumanMessage) else ""
         for _ in range(max_continuations):
-            reply = writer.invoke(history, config, prefill=draft, stop=signs, include_stop=True)
+            options = {"prefill": draft, "stop": signs, "include_stop": True}
+            reply = yield ModelCall(writer, history, config, options)
             assert isinstance(reply, AIMessage)
             sign = reply.response_metadata.get("stop_sequence")
             draft += reply.text  # the sign included: it is shown as it streams
@@ -131,13 +133,13 @@ def build_worked(
                 return {"messages": [ask], "steps": steps + 1, "draft": draft}
         return _stopped(draft, steps + 1, f"Stopped after {max_continuations} model calls in one step.")
 
-    def fill(state: WorkedState, config: RunnableConfig) -> dict[str, Any]:
+    def fill(state: WorkedState, config: RunnableConfig) -> Body[dict[str, Any]]:
         last = state["messages"][-1]
         assert isinstance(last, AIMessage)
         assert last.tool_calls
         call = last.tool_calls[0]
         check = by_tool[call["name"]]
-        output, status = invoke_with_timeout(check.tool, call["args"], tool_timeout, config)
+        output, status = yield tool_job(check.tool, call["args"], tool_timeout, config)
         written = check.written(call["args"], output, status == "success")
         result = ToolMessage(
             content=output,
@@ -149,8 +151,8 @@ def build_worked(
         return {"messages": [result], "draft": state.get("draft", "") + written}
 
     graph = StateGraph(WorkedState)
-    graph.add_node("write", write)
-    graph.add_node("fill", fill)
+    graph.add_node("write", Node("write", write))  # one body for invoke and ainvoke: graphs.node
+    graph.add_node("fill", Node("fill", fill))
     graph.add_edge(START, "write")
     graph.add_conditional_edges("write", _after_write, ["fill", END])
     graph.add_edge("fill", "write")

@@ -162,7 +162,7 @@ def fast_result_saved(db: Path) -> bool:
         return False
     with sqlite3.connect(db) as conn:
         try:
-            rows = conn.execute("SELECT value FROM writes WHERE channel = 'pending'").fetchall()
+            rows = conn.execute("SELECT value FROM writes WHERE channel = 'messages'").fetchall()
         except sqlite3.OperationalError:
             return False
     return any(b"fast done 1" in bytes(row[0]) for row in rows)
@@ -183,6 +183,7 @@ def test_sigkilled_run_resumes_to_the_clean_answer_without_repeating_a_finished_
         time.sleep(0.05)
     while time.monotonic() < deadline and not fast_result_saved(crashed / "threads.db"):
         time.sleep(0.05)  # the fast tool's task write must be in the checkpoint before the kill
+    assert fast_result_saved(crashed / "threads.db"), "the finished tool's result was never saved"
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=10)
     assert proc.returncode == -signal.SIGKILL
