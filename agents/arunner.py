@@ -1,14 +1,14 @@
 """Run an agent asynchronously: :func:`astream` (events as an async iterator) and :func:`arun`.
 
 Built on the same pieces as :func:`agents.runner.run` (:mod:`agents.run_core`) and driven with
-LangGraph's ``graph.astream``: on the ReAct graph the model is awaited (``ainvoke``: the server
-transports are natively async, the in-process engine runs in a worker thread) and tools made from
-``async def`` functions run on the event loop, sync tools in a thread; other graphs' nodes run in
-LangGraph's executor threads. Many runs can share one event loop.
+LangGraph's ``graph.astream``: every graph's nodes await the model (``ainvoke``: the server
+transports are natively async on aiohttp, the in-process engine runs in a worker thread), tools made
+from ``async def`` functions run on the event loop and sync tools in the shared tool pool
+(:mod:`graphs.node`). Many runs can share one event loop.
 
-A thread needs an async-capable checkpointer (:func:`graphs.memory.aopen_checkpointer`, or
-LangGraph's ``InMemorySaver``); the sync SQLite saver of :func:`graphs.memory.open_checkpointer`
-refuses async use.
+A thread needs an async-capable checkpointer: what :func:`graphs.memory.open_checkpointer` or
+:func:`graphs.memory.aopen_checkpointer` opens, or LangGraph's ``InMemorySaver``; LangGraph's own
+sync ``SqliteSaver`` refuses async use (a clear :class:`~graphs.errors.ConfigError`).
 
 Example:
     >>> async def main():  # doctest: +SKIP

@@ -216,11 +216,11 @@ def open_checkpointer(uri: str | None = None) -> Iterator[BaseCheckpointSaver[An
     if parsed.kind == "memory":
         yield InMemorySaver()
     elif parsed.kind == "sqlite":
-        from langgraph.checkpoint.sqlite import SqliteSaver  # noqa: PLC0415
+        from graphs.memory.sqlite_inline import InlineSqliteSaver  # noqa: PLC0415
 
         conn = _sqlite_connect(parsed.target, autocommit=False)
         try:
-            saver = SqliteSaver(conn)
+            saver = InlineSqliteSaver(conn)  # a SqliteSaver that async runs (arun) can use too
             saver.setup()
             yield saver
         finally:
@@ -237,10 +237,19 @@ def open_checkpointer(uri: str | None = None) -> Iterator[BaseCheckpointSaver[An
 
 @asynccontextmanager
 async def aopen_checkpointer(uri: str | None = None) -> AsyncIterator[BaseCheckpointSaver[Any]]:
-    """Async twin of :func:`open_checkpointer` (aiosqlite / async psycopg underneath)."""
+    """Async twin of :func:`open_checkpointer` (async psycopg underneath for Postgres).
+
+    SQLite: with ``synchronous=NORMAL`` (the default) the same saver as :func:`open_checkpointer`,
+    its async methods run inline on the event loop (:mod:`graphs.memory.sqlite_inline`: a commit
+    takes ~0.1 ms, far less than aiosqlite's thread hops); with ``QWENGRAPH_SQLITE_SYNC=full``
+    (an fsync per commit) LangGraph's aiosqlite saver, so the loop never waits for the disk.
+    """
     parsed = parse_uri(uri, default_file="threads.db")
     if parsed.kind == "memory":
         yield InMemorySaver()
+    elif parsed.kind == "sqlite" and synchronous() == "NORMAL":
+        with open_checkpointer(uri) as inline:
+            yield inline
     elif parsed.kind == "sqlite":
         import aiosqlite  # noqa: PLC0415
         from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver  # noqa: PLC0415
