@@ -19,8 +19,8 @@ from agents.tool_refs import as_tool, installed_tools, is_reference, load_instal
 from graphs.errors import ConfigError
 from tools import calculator, symbolic
 from tools.code_runner import make_sandbox
-from tools.retrieval import Index, default_db_path, make_search_tool
 from tools.retrieval.passages import DEFAULT_BUDGET
+from tools.retrieval.paths import default_db_path
 from tools.run_python import make_run_python
 
 TOOL_NAMES = ("calculator", "symbolic", "run_python", "search")
@@ -114,6 +114,8 @@ def open_tools(
                 path = index or default_db_path()
                 if not path.exists():
                     raise ConfigError(f"no document index at {path}: run `qwengraph ingest PATH...` first")
+                from tools.retrieval import Index, make_search_tool  # noqa: PLC0415 - loaded when searching
+
                 opened = Index(path, create=False)
                 stack.callback(opened.close)
                 tools.append(make_search_tool(opened, budget=search_tokens))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 
 from langchain_core.tools import tool
@@ -112,3 +114,14 @@ async def test_astream_yields_model_pieces_while_the_run_goes_on() -> None:
     assert kinds(seen) == ["thinking", "tool_call", "tool", "thinking", "text", "summary"]
     assert len([e for e in seen if e.kind == "text"]) > 1, "the answer arrives in pieces, not at the end"
     assert seen[-1].summary is not None and seen[-1].summary.answer == "It is 391."
+
+
+def test_importing_the_runner_leaves_what_a_run_may_not_need_unloaded() -> None:
+    """The ollama client, the retrieval index, sqlite-utils (with numpy), sympy and aiohttp load when
+    a run uses them, not with ``import agents.runner`` (a cold start of the CLI and of scripts)."""
+    heavy = ["ollama", "tools.retrieval.index", "sqlite_utils", "numpy", "sympy", "aiohttp", "pypdf"]
+    code = f"import sys, agents.runner; print([m for m in {heavy!r} if m in sys.modules])"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300
+    )
+    assert out.stdout.strip() == "[]"
