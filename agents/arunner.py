@@ -1,14 +1,14 @@
 """Run an agent asynchronously: :func:`astream` (events as an async iterator) and :func:`arun`.
 
 Built on the same pieces as :func:`agents.runner.run` (:mod:`agents.run_core`) and driven with
-LangGraph's ``graph.astream``: on the ReAct graph the model is awaited (``ainvoke``: the server
-transports are natively async, the in-process engine runs in a worker thread) and tools made from
-``async def`` functions run on the event loop, sync tools in a thread; other graphs' nodes run in
-LangGraph's executor threads. Many runs can share one event loop.
+LangGraph's ``graph.astream``: every graph's nodes await the model (``ainvoke``: the server
+transports are natively async on aiohttp, the in-process engine runs in a worker thread), tools made
+from ``async def`` functions run on the event loop and sync tools in the shared tool pool
+(:mod:`graphs.node`). Many runs can share one event loop.
 
-A thread needs an async-capable checkpointer (:func:`graphs.memory.aopen_checkpointer`, or
-LangGraph's ``InMemorySaver``); the sync SQLite saver of :func:`graphs.memory.open_checkpointer`
-refuses async use.
+A thread needs an async-capable checkpointer: what :func:`graphs.memory.open_checkpointer` or
+:func:`graphs.memory.aopen_checkpointer` opens, or LangGraph's ``InMemorySaver``; LangGraph's own
+sync ``SqliteSaver`` refuses async use (a clear :class:`~graphs.errors.ConfigError`).
 
 Example:
     >>> async def main():  # doctest: +SKIP
@@ -21,7 +21,10 @@ Example:
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import inspect
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, nullcontext
 from typing import Any, cast
@@ -34,13 +37,13 @@ from langgraph.types import Command, StateSnapshot
 from agents.run_core import (
     BuiltRun,
     Event,
-    EventReader,
     build_run,
     check_same_graph,
     continues_unfinished,
     current_turn,
     rollback_target,
 )
+from agents.run_events import EventReader
 from agents.safety import DEFAULT_MAX_INPUT_CHARS
 from graphs.build import STREAMED_ANSWER, GraphSpec
 from graphs.errors import ConfigError
@@ -118,22 +121,15 @@ async def astream(
         failure: BaseException | None = None
         try:
             handlers = [*callbacks, *([recorder] if recorder is not None else [])]
-            if handlers:
-                built.config["callbacks"] = handlers
             inputs = built.inputs
             while True:
-                events: list[Event] = []
-                reader = EventReader(built.spec, final, events.append)
-                options: dict[str, Any] = {"durability": "sync"} if built.durable else {}
-                async for mode, payload in built.graph.astream(
-                    inputs, built.config, stream_mode=["messages", "values"], **options
-                ):
-                    reader.feed(mode, payload)
-                    for event in events:
-                        yield event
-                    events.clear()
+                leg = _Leg(built, final)
+                built.config["callbacks"] = [*handlers, leg.reader.handler]
+                async for event in leg.events(inputs):
+                    yield event
+                reader = leg.reader
                 final = reader.final
-                if built.saver is None:
+                if built.saver is None or not reader.interrupted:
                     break
                 state = await built.graph.aget_state(built.config)
                 final = cast(dict[str, Any], state.values)
@@ -161,6 +157,49 @@ async def astream(
                 tracer.__exit__(
                     type(failure) if failure else None, failure, failure.__traceback__ if failure else None
                 )
+
+
+class _Leg:
+    """One leg of an async run (until its end or an interrupt): the graph is driven in a task of its
+    own while the events it produces are yielded as they come (model pieces arrive through the
+    reader's callback handler, between two items of the graph's stream)."""
+
+    def __init__(self, built: BuiltRun, before: dict[str, Any]) -> None:
+        self.built = built
+        self.queue: asyncio.Queue[Event | None] = asyncio.Queue()
+        self.loop = asyncio.get_running_loop()
+        self.owner = threading.get_ident()
+        self.reader = EventReader(built.spec, before, self._put)
+
+    def _put(self, event: Event | None) -> None:
+        if threading.get_ident() == self.owner:
+            self.queue.put_nowait(event)
+        else:  # a model called from a tool's worker thread
+            self.loop.call_soon_threadsafe(self.queue.put_nowait, event)
+
+    async def _drive(self, inputs: Any) -> None:
+        options: dict[str, Any] = {"durability": "sync"} if self.built.durable else {}
+        modes = list(EventReader.STREAM_MODE)
+        try:
+            async for mode, payload in self.built.graph.astream(
+                inputs, self.built.config, stream_mode=modes, **options
+            ):
+                self.reader.feed(mode, payload)
+        finally:
+            self._put(None)
+
+    async def events(self, inputs: Any) -> AsyncIterator[Event]:
+        """The leg's events as they happen; the graph's error, if any, at the end."""
+        task = asyncio.create_task(self._drive(inputs))
+        try:
+            while (event := await self.queue.get()) is not None:
+                yield event
+            await task
+        finally:
+            if not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
 
 async def arun(

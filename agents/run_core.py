@@ -1,9 +1,12 @@
-"""What the sync and the async runner share: building a run, reading its stream as events, and
-keeping threads clean when a run fails.
+"""What the sync and the async runner share: building a run and keeping threads clean when a run
+fails.
 
 A run is built once (:func:`build_run`: model, tools, graph, config); :func:`agents.runner.run`
 drives it with ``graph.stream`` and :func:`agents.arunner.astream` with ``graph.astream``. Both feed
-the same :class:`EventReader`, so the events are the same whichever way a run is driven.
+the same :class:`agents.run_events.EventReader`, so the events are the same whichever way a run is
+driven. Compiled graphs are reused from run to run (:data:`GRAPHS`, a
+:class:`graphs.graph_cache.GraphCache`): the same model object, tool objects, checkpointer and
+options get the same graph.
 
 Failed turns (with a thread and a checkpointer): a run that fails before the model answered is
 rolled back (:func:`rollback_target`), so the thread is exactly as it was before the run; a run that
@@ -15,12 +18,13 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, cast
 
-from langchain_core.messages import AIMessage, AIMessageChunk, AnyMessage, HumanMessage, ToolMessage
+from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, ToolMessage
 from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool
 from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -31,11 +35,11 @@ from agents.safety import check_input
 from agents.settings import resolve_model
 from agents.spec import AUTO_GRAPH
 from agents.tool_refs import as_tool
-from graphs.build import INLINE_RESULTS, STREAMED_ANSWER, GraphSpec, NamedGraph, build_graph, progress
+from graphs.build import GraphSpec, NamedGraph
 from graphs.errors import ConfigError
+from graphs.graph_cache import GraphCache
 from graphs.models.chat import ChatQwen
 from graphs.models.images import LOCAL_IMAGES, image_block
-from graphs.models.messages import reasoning_text
 from graphs.models.uri import in_process
 from graphs.summary import RunSummary
 from tools import calculator
@@ -78,6 +82,23 @@ def context_budget(llm: ChatQwen) -> int:
 def default_tools() -> list[BaseTool]:
     """The tools a plain ``qwengraph run`` gets."""
     return [calculator]
+
+
+GRAPHS = GraphCache()
+"""The compiled graphs of this process's runs (see :mod:`graphs.graph_cache`)."""
+
+_QUIET: dict[int, tuple[weakref.ref[ChatQwen], ChatQwen]] = {}
+
+
+def without_streaming(llm: ChatQwen) -> ChatQwen:
+    """``llm`` with streaming disabled: one copy per model object, so its compiled graph is reused."""
+    found = _QUIET.get(id(llm))
+    if found is not None and found[0]() is llm:
+        return found[1]
+    key = id(llm)
+    quiet = llm.model_copy(update={"disable_streaming": True})
+    _QUIET[key] = (weakref.ref(llm, lambda _gone: _QUIET.pop(key, None)), quiet)
+    return quiet
 
 
 @dataclass
@@ -126,7 +147,7 @@ def build_run(
         check_input(prompt, max_input_chars)
     llm = chat_model or ChatQwen(model=resolve_model(model), base_url=base_url, qwen_profile=profile)
     if not stream:
-        llm = llm.model_copy(update={"disable_streaming": True})
+        llm = without_streaming(llm)
     if force_tool is None:
         force_tool = in_process(llm.model)
     saver = checkpointer if checkpointer is not None else (InMemorySaver() if approve else None)
@@ -136,7 +157,7 @@ def build_run(
     spec = choose_graph(spec, llm.model, offered, approvals=bool(approve))
     if automatic and spec.graph == "worked":
         system_prompt = None  # an agent's prompt asks for tool calls; the worked graph has its own
-    graph = build_graph(
+    graph = GRAPHS.build(
         spec,
         llm,
         offered,
@@ -261,78 +282,6 @@ def rollback_target(before: StateSnapshot | None, after: StateSnapshot) -> str:
     if not added and (before is None or before.config == after.config):
         return "keep"  # the run failed before it saved anything
     return "restore" if before is not None and before.values else "delete"
-
-
-class EventReader:
-    """Turns a graph's ``["messages", "values"]`` stream into :class:`Event` objects.
-
-    ``before`` is the state the run (or leg of a run) starts from: progress lines and tool-call
-    events report only what is new. Events go to ``emit``; :attr:`final` is the last state seen.
-    """
-
-    def __init__(
-        self, spec: GraphSpec, before: Mapping[str, Any], emit: Callable[[Event], None] | None
-    ) -> None:
-        self.spec = spec
-        self.final: dict[str, Any] = dict(before)
-        self.emit = emit
-        self.calls: dict[str, tuple[str, dict[str, Any]]] = {  # a resumed leg runs calls made before
-            call.get("id") or "": (call["name"], dict(call["args"]))
-            for message in before.get("messages") or []
-            if isinstance(message, AIMessage)
-            for call in message.tool_calls
-        }
-        self.said: set[str] = set()
-        self.seen = {m.id for m in before.get("messages") or []}
-        self.answer_streams = spec.graph in STREAMED_ANSWER
-        self.inline = spec.graph in INLINE_RESULTS
-
-    def feed(self, mode: str, payload: Any) -> None:
-        """Take one stream item."""
-        if mode == "values":
-            if self.emit is not None:
-                for line in progress(self.spec, self.final, payload):
-                    self.emit(Event(kind="progress", text=line))
-                self._new_calls(payload.get("messages") or [])
-            self.final = cast(dict[str, Any], payload)
-            return
-        message = payload[0]
-        if self.emit is None:
-            return
-        if isinstance(message, AIMessage | AIMessageChunk):
-            if message.response_metadata.get("think_ignored") and THINK_IGNORED_NOTE not in self.said:
-                self.said.add(THINK_IGNORED_NOTE)  # once per run: every later call would say the same
-                self.emit(Event(kind="progress", text=THINK_IGNORED_NOTE))
-            for call in message.tool_calls:
-                self.calls[call.get("id") or ""] = (call["name"], dict(call["args"]))
-            self._content(message)
-        elif isinstance(message, ToolMessage):
-            name, args = self.calls.get(message.tool_call_id, (message.name or "", {}))
-            if self.inline:  # what the graph writes into the answer, shown where it goes
-                artifact = message.artifact
-                written = artifact.get("written", "") if isinstance(artifact, dict) else ""
-                self.emit(Event(kind="value", text=str(written), name=name, args=args))
-            else:
-                self.emit(Event(kind="tool", text=message.text, name=name, args=args))
-
-    def _new_calls(self, messages: Sequence[AnyMessage]) -> None:
-        assert self.emit is not None
-        for message in messages:
-            if message.id in self.seen:
-                continue
-            self.seen.add(message.id)
-            if isinstance(message, AIMessage) and not self.inline:
-                for call in message.tool_calls:
-                    self.emit(Event(kind="tool_call", text="", name=call["name"], args=dict(call["args"])))
-
-    def _content(self, message: AIMessage | AIMessageChunk) -> None:
-        """A message's thinking and (unless the graph's model text is not the answer) text."""
-        assert self.emit is not None
-        thought = reasoning_text(message, strip=False)
-        if thought:
-            self.emit(Event(kind="thinking", text=thought))
-        if self.answer_streams and message.text:
-            self.emit(Event(kind="text", text=message.text))
 
 
 def check_approvals(approve: Sequence[str], offered: Sequence[BaseTool]) -> None:

@@ -26,7 +26,6 @@ from agents.run_core import (
     THINK_IGNORED_NOTE,
     BuiltRun,
     Event,
-    EventReader,
     build_run,
     check_images,
     check_same_graph,
@@ -39,6 +38,7 @@ from agents.run_core import (
     request_message,
     rollback_target,
 )
+from agents.run_events import EventReader
 from agents.safety import DEFAULT_MAX_INPUT_CHARS
 from graphs.build import STREAMED_ANSWER, GraphSpec
 from graphs.errors import ConfigError
@@ -196,18 +196,16 @@ def run(
             _auto_display(display, on_event, prompt, result=lambda: summary) as show,  # summary: at the end
         ):
             handlers = [*callbacks, *([recorder] if recorder is not None else [])]
-            if handlers:
-                built.config["callbacks"] = handlers
             inputs = built.inputs
             while True:
                 reader = EventReader(built.spec, final, show)
+                built.config["callbacks"] = [*handlers, reader.handler]
                 options: dict[str, Any] = {"durability": "sync"} if built.durable else {}
-                stream_mode = ["messages", "values"]
-                chunks = built.graph.stream(inputs, built.config, stream_mode=stream_mode, **options)
-                for mode, payload in chunks:
+                modes = list(EventReader.STREAM_MODE)
+                for mode, payload in built.graph.stream(inputs, built.config, stream_mode=modes, **options):
                     reader.feed(mode, payload)
                 final = reader.final
-                if built.saver is None:
+                if built.saver is None or not reader.interrupted:
                     break
                 state = built.graph.get_state(built.config)
                 final = cast(dict[str, Any], state.values)

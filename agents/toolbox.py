@@ -25,8 +25,8 @@ from graphs.paths import home
 from tools import calculator, symbolic
 from tools.code_runner import Backend, make_sandbox
 from tools.mcp_config import McpServerConfig, load_mcp_config
-from tools.retrieval import Index, default_db_path, make_search_tool
 from tools.retrieval.passages import DEFAULT_BUDGET
+from tools.retrieval.paths import default_db_path
 from tools.run_python import make_run_python
 
 TOOL_NAMES = ("calculator", "symbolic", "run_python", "search")
@@ -177,6 +177,8 @@ def open_tools(
                 path = index or default_db_path()
                 if not path.exists():
                     raise ConfigError(f"no document index at {path}: run `qwengraph ingest PATH...` first")
+                from tools.retrieval import Index, make_search_tool  # noqa: PLC0415 - loaded when searching
+
                 opened = Index(path, create=False)
                 stack.callback(opened.close)
                 tools.append(make_search_tool(opened, budget=search_tokens))

@@ -5,23 +5,24 @@
     START -> plan --(no usable plan)--> END
                |
                v
-            execute --(one Send per tool call)--> run_tool --> collect --> execute ...
-               |    --(unreadable tool calls)---> correct  --> collect
+            execute --(one Send per tool call)--> run_tool --> execute ...
+               |    --(a Send for unreadable calls)--> correct --> execute
                |--(more steps)--> execute
                v
             verify --(accepted | replan limit | unusable verdict | step limit)--> END
                |--(rejected, with the reason)--> plan
 
 The planner writes a typed :class:`~graphs.plan_parts.Plan` as JSON (repaired where unambiguous,
-else one retry with the precise error). The executor works each step as a small ReAct loop with
-the tools (tool calls run as tasks through :func:`graphs.tool_step.run_call_task`, as in
-:mod:`graphs.react`), bounded by ``max_steps_per_task`` model calls. The verifier accepts the
-results with the final answer or sends the reason back to the planner, at most ``max_replans``
-times; ``max_steps`` caps the model calls of the whole request. Every model reply is kept in
-``messages`` and ``steps`` counts model calls, so :func:`graphs.summary.summarize` reads a run as
-it reads a ReAct run; the last message is the answer (or a clear message marked in
-``response_metadata["qwengraph"]`` when the run could not finish). :func:`graphs.build.build_graph`
-builds this graph for specs that name ``"plan_execute"``.
+else one retry with the precise error). The executor works each step as a small ReAct loop with the
+tools (tool calls run as tasks through :func:`graphs.tool_step.call_task_body`, as in
+:mod:`graphs.react`: one superstep per tool round, results in call order), bounded by
+``max_steps_per_task`` model calls. The verifier accepts the results with the final answer or sends
+the reason back to the planner, at most ``max_replans`` times; ``max_steps`` caps the model calls of
+the whole request. Every model reply is kept in ``messages`` and ``steps`` counts model calls, so
+:func:`graphs.summary.summarize` reads a run as it reads a ReAct run; the last message is the answer
+(or a clear message marked in ``response_metadata["qwengraph"]`` when the run could not finish).
+:func:`graphs.build.build_graph` builds this graph for specs that name ``"plan_execute"``. Every
+node has one body for ``invoke`` and ``ainvoke`` (:mod:`graphs.node`).
 """
 
 from __future__ import annotations
@@ -35,13 +36,13 @@ from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemM
 from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool
 from langgraph.graph import END, START, StateGraph
-from langgraph.graph.message import add_messages
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Checkpointer, Send
 
 from graphs.context import CHARS_PER_TOKEN, fit_messages
 from graphs.models.chat import ChatQwen
 from graphs.models.uri import in_process
+from graphs.node import Body, ModelCall, Node
 from graphs.plan_parts import (
     EXECUTOR_PROMPT,
     PLAN_ERROR_MARK,
@@ -65,11 +66,11 @@ from graphs.plan_parts import (
 )
 from graphs.tool_step import (
     CallTask,
-    collect_pending,
+    CorrectTask,
+    add_in_call_order,
+    call_task_body,
     correction,
-    merge_pending,
-    plan_tool_tasks,
-    run_call_task,
+    plan_turn_tasks,
     unreadable_calls,
 )
 
@@ -83,9 +84,8 @@ class PlanExecuteState(TypedDict):
     ``feedback`` the verifier's last reason.
     """
 
-    messages: Annotated[list[AnyMessage], add_messages]
+    messages: Annotated[list[AnyMessage], add_in_call_order]
     steps: int
-    pending: NotRequired[Annotated[list[AnyMessage], merge_pending]]
     request: NotRequired[str]
     plan: NotRequired[list[dict[str, Any]]]
     results: NotRequired[list[dict[str, Any]]]
@@ -130,7 +130,7 @@ class _Nodes:
         )
         return stop_message(note, STEP_LIMIT_MARK)
 
-    def plan(self, state: PlanExecuteState, config: RunnableConfig) -> dict[str, Any]:
+    def plan(self, state: PlanExecuteState, config: RunnableConfig) -> Body[dict[str, Any]]:
         if self.spent(state):
             return {"messages": [self.limit_note()], "plan": []}
         messages = state["messages"]
@@ -140,7 +140,7 @@ class _Nodes:
         feedback = "" if fresh else state.get("feedback", "")
         done = [] if fresh else self.clipped(state.get("results", []))
         history = planner_history(self.names, request, done, feedback)
-        replies, parsed = ask_json(
+        replies, parsed = yield from ask_json(
             self.planner, history, Plan, config, PLAN_PREFILL if self.json_prefill else None
         )
         update: dict[str, Any] = {"steps": state.get("steps", 0) + len(replies), "request": request}
@@ -153,7 +153,7 @@ class _Nodes:
         start = len(messages) + len(replies)
         return {**update, "messages": replies, "plan": steps, "results": [], "cursor": 0, "step_start": start}
 
-    def execute(self, state: PlanExecuteState, config: RunnableConfig) -> dict[str, Any]:
+    def execute(self, state: PlanExecuteState, config: RunnableConfig) -> Body[dict[str, Any]]:
         steps_plan, cursor = state.get("plan", []), state.get("cursor", 0)
         results, start = state.get("results", []), state.get("step_start", len(state["messages"]))
         work = state["messages"][start:]
@@ -175,32 +175,27 @@ class _Nodes:
             content=executor_brief(state.get("request", ""), steps_plan, cursor, self.clipped(results))
         )
         history = fit_messages([self.executor_system, brief, *work], self.context_tokens)
-        reply = self.executor.invoke(history, config)
+        reply = yield ModelCall(self.executor, history, config)
         update: dict[str, Any] = {"messages": [reply], "steps": state.get("steps", 0) + 1}
         if isinstance(reply, AIMessage) and (reply.tool_calls or unreadable_calls(reply)):
             return update
         return {**update, **finish(reply.text.strip(), [reply])}
 
-    def run_tool(self, state: CallTask, config: RunnableConfig) -> dict[str, Any]:  # state: this task's call
-        return {"pending": run_call_task(state, self.by_name, self.tool_timeout, self.approval, config)}
+    def run_tool(self, task: CallTask, config: RunnableConfig) -> Body[dict[str, Any]]:  # one task's call
+        body = call_task_body(task, self.by_name, self.tool_timeout, self.approval, config)
+        return {"messages": (yield from body)}
 
-    def correct(self, state: PlanExecuteState) -> dict[str, Any]:
-        last = state["messages"][-1]
-        assert isinstance(last, AIMessage)
-        return {"pending": correction(unreadable_calls(last), self.by_name)}
+    def correct(self, task: CorrectTask, _config: RunnableConfig) -> dict[str, Any]:
+        return {"messages": correction(task["bad"], self.by_name)}
 
-    @staticmethod
-    def collect(state: PlanExecuteState) -> dict[str, Any]:
-        return {"messages": collect_pending(state["messages"], state.get("pending") or []), "pending": None}
-
-    def verify(self, state: PlanExecuteState, config: RunnableConfig) -> dict[str, Any]:
+    def verify(self, state: PlanExecuteState, config: RunnableConfig) -> Body[dict[str, Any]]:
         if self.spent(state):
             return {"messages": [self.limit_note()], "verdict": "stop"}
         results = state.get("results", [])
         history = verifier_history(
             state.get("request", ""), state.get("plan", []), self.clipped(results), self.instructions
         )
-        replies, verdict = ask_json(
+        replies, verdict = yield from ask_json(
             self.verifier, history, Verdict, config, VERDICT_PREFILL if self.json_prefill else None
         )
         update: dict[str, Any] = {"steps": state.get("steps", 0) + len(replies)}
@@ -317,18 +312,16 @@ def build_plan_execute(
     )
 
     graph = StateGraph(PlanExecuteState)
-    graph.add_node("plan", nodes.plan)
-    graph.add_node("execute", nodes.execute)
-    graph.add_node("run_tool", nodes.run_tool, input_schema=CallTask)
-    graph.add_node("correct", nodes.correct)
-    graph.add_node("collect", nodes.collect)
-    graph.add_node("verify", nodes.verify)
+    graph.add_node("plan", Node("plan", nodes.plan))
+    graph.add_node("execute", Node("execute", nodes.execute))
+    graph.add_node("run_tool", Node("run_tool", nodes.run_tool), input_schema=CallTask)
+    graph.add_node("correct", Node("correct", nodes.correct, plain=True), input_schema=CorrectTask)
+    graph.add_node("verify", Node("verify", nodes.verify))
     graph.add_edge(START, "plan")
     graph.add_conditional_edges("plan", _after_plan, ["execute", END])
     graph.add_conditional_edges("execute", _after_execute, ["run_tool", "correct", "execute", "verify"])
-    graph.add_edge("run_tool", "collect")
-    graph.add_edge("correct", "collect")
-    graph.add_edge("collect", "execute")
+    graph.add_edge("run_tool", "execute")
+    graph.add_edge("correct", "execute")
     graph.add_conditional_edges("verify", _after_verify, ["plan", END])
     return graph.compile(checkpointer=checkpointer)
 
@@ -344,13 +337,11 @@ def _after_plan(state: PlanExecuteState) -> str:
     return "execute" if state.get("plan") else END
 
 
-def _after_execute(state: PlanExecuteState) -> list[Send | str] | str:
-    """Fan out this turn's tool calls, correct unreadable ones, or go to the next step or the verifier."""
+def _after_execute(state: PlanExecuteState) -> list[Send] | str:
+    """Fan out this turn's tool calls and its unreadable ones, or go to the next step or the verifier."""
     last = state["messages"][-1]
     if isinstance(last, AIMessage) and state.get("step_start", 0) < len(state["messages"]):
-        targets: list[Send | str] = list(plan_tool_tasks(last, "run_tool"))
-        if unreadable_calls(last):
-            targets.append("correct")
+        targets = plan_turn_tasks(last, "run_tool", "correct")
         if targets:
             return targets
     return "execute" if state.get("cursor", 0) < len(state.get("plan", [])) else "verify"

@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from graphs.models.jsonrepair import repair_json
 from graphs.models.messages import REASONING_KEY, reasoning_text
+from graphs.node import Body, ModelCall
 
 PLAN_ERROR_MARK = "plan_error"
 REPLAN_LIMIT_MARK = "replan_limit"
@@ -110,21 +111,22 @@ def ask_json(
     schema: type[Model],
     config: RunnableConfig,
     prefill: str | None = None,
-) -> tuple[list[AIMessage], Model | str]:
+) -> Body[tuple[list[AIMessage], Model | str]]:
     """Ask ``model`` for a ``schema`` object; on bad JSON, retry once with the error.
 
-    ``prefill`` starts the reply (a :class:`~graphs.models.chat.ChatQwen` that continues prefills):
-    small models that answer a JSON request in prose then write the JSON. Returns the model's
-    messages (with the prefill in their text) and the parsed object, or the last error text.
+    A node body part (``yield from``, see :mod:`graphs.node`). ``prefill`` starts the reply (a
+    :class:`~graphs.models.chat.ChatQwen` that continues prefills): small models that answer a JSON
+    request in prose then write the JSON. Returns the model's messages (with the prefill in their
+    text) and the parsed object, or the last error text.
     """
     replies: list[AIMessage] = []
     messages = list(history)
     error = ""
     for _ in range(2):
         if prefill is None:
-            reply = model.invoke(messages, config)
+            reply = yield ModelCall(model, messages, config)
         else:
-            started = model.invoke(messages, config, prefill=prefill)
+            started = yield ModelCall(model, messages, config, {"prefill": prefill})
             assert isinstance(started, AIMessage)
             reply = as_answer(started, prefill + started.text)
         assert isinstance(reply, AIMessage)

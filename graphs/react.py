@@ -2,12 +2,15 @@
 
 ::
 
-    START -> call_model --(one Send per unique tool call)--> run_tool --> collect --> call_model ...
-                       --(unreadable tool calls)----------> correct  --> collect
+    START -> call_model --(one Send per unique tool call)--> run_tool --> call_model ...
+                       --(a Send for unreadable tool calls)--> correct --> call_model
                        --(answer | step limit)--> END
 
-Tasks write into ``pending``; ``collect`` moves their messages into the conversation in the order
-of the model's calls (Qwen's chat template renders tool results by position, with no ids).
+One superstep per tool round: the tasks write their messages straight into the conversation, and
+LangGraph applies them in task order, which is the order of the model's calls (see
+:mod:`graphs.tool_step`). Every node has one body for both ``invoke`` and ``ainvoke``
+(:mod:`graphs.node`): under ``ainvoke`` the model and async tools are awaited, nothing waits in an
+executor thread.
 
 ``call_model`` runs with thinking on by default (planning and tool choice benefit from it).
 Tool calls of a turn run as parallel tasks with a per-tool timeout (see :mod:`graphs.tool_step`:
@@ -25,7 +28,7 @@ ends the run with a clear final message.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from typing import Annotated, Any, NotRequired, TypedDict
+from typing import Annotated, Any, TypedDict
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import (
@@ -36,26 +39,25 @@ from langchain_core.messages import (
     SystemMessage,
     ToolMessage,
 )
-from langchain_core.runnables import RunnableConfig, RunnableLambda
+from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool
 from langgraph.graph import END, START, StateGraph
-from langgraph.graph.message import add_messages
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Checkpointer, Send
 
 import prompts
 from graphs.context import fit_messages
 from graphs.models.chat import ChatQwen
+from graphs.node import Body, ModelCall, Node
 from graphs.react_guard import loop_stop, planned_nudge, planned_tool
 from graphs.tool_step import (
     UNKNOWN_TOOL,
     CallTask,
-    arun_call_task,
-    collect_pending,
+    CorrectTask,
+    add_in_call_order,
+    call_task_body,
     correction,
-    merge_pending,
-    plan_tool_tasks,
-    run_call_task,
+    plan_turn_tasks,
     unreadable_calls,
 )
 
@@ -65,11 +67,10 @@ EMPTY_NUDGE = "Your reply was empty. Give your answer now, using the tool result
 
 
 class ReactState(TypedDict):
-    """Graph state: the conversation, model calls made in this run, tool messages to collect."""
+    """Graph state: the conversation and the model calls made in this run."""
 
-    messages: Annotated[list[AnyMessage], add_messages]
+    messages: Annotated[list[AnyMessage], add_in_call_order]
     steps: int
-    pending: NotRequired[Annotated[list[AnyMessage], merge_pending]]
 
 
 def build_react(
@@ -125,7 +126,7 @@ def build_react(
         bound, forced = bound.bind(think=think), forced.bind(think=think)
     approval = frozenset(approve)
 
-    def call_model(state: ReactState, config: RunnableConfig) -> dict[str, Any]:
+    def call_model(state: ReactState, config: RunnableConfig) -> Body[dict[str, Any]]:
         steps = state.get("steps", 0)
         if steps >= max_steps:
             note = (
@@ -135,9 +136,9 @@ def build_react(
             return {"messages": [AIMessage(content=note, response_metadata={"qwengraph": STEP_LIMIT_MARK})]}
         chooser = forced if steps == 0 or only_unknown_tools(state["messages"]) else bound
         history = fit_messages([SystemMessage(content=system), *state["messages"]], context_tokens)
-        response = chooser.invoke(history, config)
+        response = yield ModelCall(chooser, history, config)
         steps += 1
-        response, steps, planned = retry_planned(
+        response, steps, planned = yield from retry_planned(
             response,
             history,
             bound,
@@ -158,40 +159,26 @@ def build_react(
             return {"messages": [*planned, response], "steps": steps}
         # Small models sometimes end their turn at once after a tool result: ask once more.
         nudge = HumanMessage(content=EMPTY_NUDGE, additional_kwargs={"qwengraph": "empty_answer_nudge"})
-        again = bound.invoke([*history, nudge], config)
+        again = yield ModelCall(bound, [*history, nudge], config)
         if _is_empty(again):
             note = "The model gave an empty answer twice; the tool results above are all there is."
             again = AIMessage(content=note, response_metadata={"qwengraph": EMPTY_ANSWER_MARK})
         return {"messages": [*planned, again], "steps": steps + 1}
 
-    def run_tool(state: CallTask, config: RunnableConfig) -> dict[str, Any]:  # state: this task's call
-        return {"pending": run_call_task(state, by_name, tool_timeout, approval, config)}
+    def run_tool(task: CallTask, config: RunnableConfig) -> Body[dict[str, Any]]:  # one task's call
+        return {"messages": (yield from call_task_body(task, by_name, tool_timeout, approval, config))}
 
-    async def arun_tool(state: CallTask, config: RunnableConfig) -> dict[str, Any]:
-        return {"pending": await arun_call_task(state, by_name, tool_timeout, approval, config)}
-
-    def correct(state: ReactState) -> dict[str, Any]:
-        last = state["messages"][-1]
-        assert isinstance(last, AIMessage)
-        return {"pending": correction(unreadable_calls(last), by_name)}
-
-    def collect(state: ReactState) -> dict[str, Any]:
-        return {"messages": collect_pending(state["messages"], state.get("pending") or []), "pending": None}
+    def correct(task: CorrectTask, _config: RunnableConfig) -> dict[str, Any]:
+        return {"messages": correction(task["bad"], by_name)}
 
     graph = StateGraph(ReactState)
-    # run_tool has an async twin: under graph.astream (agents.arunner) async tools run on the event
-    # loop; the model call runs in LangGraph's executor thread until the graph is async end to end.
-    graph.add_node("call_model", call_model)
-    graph.add_node(
-        "run_tool", RunnableLambda(run_tool, afunc=arun_tool, name="run_tool"), input_schema=CallTask
-    )
-    graph.add_node("correct", correct)
-    graph.add_node("collect", collect)
+    graph.add_node("call_model", Node("call_model", call_model))
+    graph.add_node("run_tool", Node("run_tool", run_tool), input_schema=CallTask)
+    graph.add_node("correct", Node("correct", correct, plain=True), input_schema=CorrectTask)
     graph.add_edge(START, "call_model")
     graph.add_conditional_edges("call_model", route, ["run_tool", "correct", END])
-    graph.add_edge("run_tool", "collect")
-    graph.add_edge("correct", "collect")
-    graph.add_edge("collect", "call_model")
+    graph.add_edge("run_tool", "call_model")
+    graph.add_edge("correct", "call_model")
     return graph.compile(checkpointer=checkpointer)
 
 
@@ -205,12 +192,12 @@ def retry_planned(
     retries: int,
     steps: int,
     max_steps: int,
-) -> tuple[AnyMessage, int, list[AnyMessage]]:
+) -> Body[tuple[AnyMessage, int, list[AnyMessage]]]:
     """Ask again (at most ``retries`` times, within ``max_steps``) while the reply planned a call it
     did not make; the extra model calls carry ``qwengraph_note`` in their metadata for the trace.
 
-    Returns the last reply, the step count, and the replies that only planned (kept in the
-    conversation, so their thinking is not lost)."""
+    A node body part (``yield from``). Returns the last reply, the step count, and the replies
+    that only planned (kept in the conversation, so their thinking is not lost)."""
     kept: list[AnyMessage] = []
     metadata = {**(config.get("metadata") or {}), "qwengraph_note": "planned_call_retry"}
     for _ in range(retries):
@@ -220,7 +207,7 @@ def retry_planned(
         assert isinstance(response, AIMessage)
         nudge = planned_nudge(response, planned)
         kept.append(response)
-        response = model.invoke([*history, *kept, nudge], {**config, "metadata": metadata})
+        response = yield ModelCall(model, [*history, *kept, nudge], {**config, "metadata": metadata})
         steps += 1
     return response, steps, kept
 
@@ -249,12 +236,9 @@ def only_unknown_tools(messages: Sequence[AnyMessage]) -> bool:
     return bool(results) and all(str(m.content).startswith(UNKNOWN_TOOL) for m in results)
 
 
-def route(state: ReactState) -> list[Send | str] | str:
-    """Fan out the last turn's tool calls, correct unreadable ones, or finish."""
+def route(state: ReactState) -> list[Send] | str:
+    """Fan out the last turn's tool calls and its unreadable ones, or finish."""
     last = state["messages"][-1]
     if not isinstance(last, AIMessage):
         return END
-    targets: list[Send | str] = list(plan_tool_tasks(last, "run_tool"))
-    if unreadable_calls(last):
-        targets.append("correct")
-    return targets or END
+    return plan_turn_tasks(last, "run_tool", "correct") or END

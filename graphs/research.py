@@ -43,7 +43,8 @@ import prompts
 from graphs.context import fit_messages
 from graphs.errors import ConfigError
 from graphs.models.chat import ChatQwen
-from graphs.tool_step import invoke_with_timeout, unknown_tool_message
+from graphs.node import Body, ModelCall, Node
+from graphs.tool_step import tool_job, unknown_tool_message
 
 __all__ = [
     "CITATIONS_KEY",
@@ -118,18 +119,16 @@ class _Nodes:
     tool_timeout: float
     context_tokens: int
 
-    def search(self, state: ResearchState) -> dict[str, Any]:
+    def search(self, state: ResearchState, config: RunnableConfig) -> Body[dict[str, Any]]:
         question = _question(state["messages"])
         call_id = "search-" + hashlib.sha256(question.encode()).hexdigest()[:12]
         call = {"name": "search", "args": {"query": question}, "id": call_id, "type": "tool_call"}
         made = AIMessage(content="", tool_calls=[call], response_metadata={GRAPH_STEP: True})
-        text, status = invoke_with_timeout(
-            self.by_name["search"], {"query": question}, self.tool_timeout, None
-        )
+        text, status = yield tool_job(self.by_name["search"], {"query": question}, self.tool_timeout, None)
         result = ToolMessage(content=text, tool_call_id=call_id, name="search", status=status)
         return {"messages": [made, result], "steps": state.get("steps", 0), "failed_checks": 0}
 
-    def answer(self, state: ResearchState, config: RunnableConfig) -> dict[str, Any]:
+    def answer(self, state: ResearchState, config: RunnableConfig) -> Body[dict[str, Any]]:
         steps = state.get("steps", 0)
         if steps >= self.max_steps:
             note = f"Stopped after {self.max_steps} model calls without a checked answer (raise --max-steps)."
@@ -138,12 +137,13 @@ class _Nodes:
         if isinstance(history[-1], ToolMessage):  # small models answer the last thing they read: ask again
             history.append(HumanMessage(content=REMINDER.format(question=_question(state["messages"]))))
         if not self.started:
-            return {"messages": [self.writer.invoke(history, config)], "steps": steps + 1}
-        reply = self.writer.invoke(history, config, prefill=QUOTE_PREFILL)
+            reply = yield ModelCall(self.writer, history, config)
+            return {"messages": [reply], "steps": steps + 1}
+        reply = yield ModelCall(self.writer, history, config, {"prefill": QUOTE_PREFILL})
         whole = reply.model_copy(update={"content": QUOTE_PREFILL + reply.text})
         return {"messages": [whole], "steps": steps + 1}
 
-    def run_tools(self, state: ResearchState, config: RunnableConfig) -> dict[str, Any]:
+    def run_tools(self, state: ResearchState, config: RunnableConfig) -> Body[dict[str, Any]]:
         last = state["messages"][-1]
         assert isinstance(last, AIMessage)
         results: list[AnyMessage] = []
@@ -151,13 +151,13 @@ class _Nodes:
             name, call_id = call["name"], call.get("id") or ""
             if name in self.by_name:
                 args = dict(call["args"])
-                text, status = invoke_with_timeout(self.by_name[name], args, self.tool_timeout, config)
+                text, status = yield tool_job(self.by_name[name], args, self.tool_timeout, config)
             else:
                 text, status = unknown_tool_message(name, self.by_name), "error"
             results.append(ToolMessage(content=text, tool_call_id=call_id, name=name, status=status))
         return {"messages": results}
 
-    def verify(self, state: ResearchState) -> dict[str, Any]:
+    def verify(self, state: ResearchState, config: RunnableConfig) -> dict[str, Any]:
         last = state["messages"][-1]
         assert isinstance(last, AIMessage)
         if self.checker is None:
@@ -246,10 +246,10 @@ def build_research(
         context_tokens=context_tokens,
     )
     graph = StateGraph(ResearchState)
-    graph.add_node("search", nodes.search)
-    graph.add_node("answer", nodes.answer)
-    graph.add_node("run_tools", nodes.run_tools)
-    graph.add_node("verify", nodes.verify)
+    graph.add_node("search", Node("search", nodes.search))  # one body for invoke and ainvoke: graphs.node
+    graph.add_node("answer", Node("answer", nodes.answer))
+    graph.add_node("run_tools", Node("run_tools", nodes.run_tools))
+    graph.add_node("verify", Node("verify", nodes.verify, plain=True))
     graph.add_edge(START, "search")
     graph.add_edge("search", "answer")
     graph.add_conditional_edges("answer", _after_answer, ["run_tools", "verify", END])

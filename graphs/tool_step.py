@@ -3,27 +3,36 @@
 Each unique tool call of a model turn runs as its own LangGraph task (a ``Send``), so the calls
 of a turn run in parallel and, with a checkpointer, every finished call is saved as it finishes:
 a run killed mid-turn and resumed re-runs only the calls that had not finished (tools can have
-side effects). Tools named for approval stop the run with ``interrupt`` before they execute; the
-caller resumes it with ``Command(resume=...)`` carrying ``{"action": "approve"}``,
+side effects). The tasks write their ``ToolMessage`` objects straight into ``messages``: LangGraph
+applies the writes of one step in the order of the tasks (the ``Send`` order, i.e. the order of the
+calls), not the order they finished in, so one superstep per tool round keeps results in call order
+(Qwen's chat template renders tool results by position, with no ids). Identical calls run once; when
+the copies were not next to each other, the graphs' reducer :func:`add_in_call_order` puts the
+answers back in call order. Tools named for approval stop the run with ``interrupt`` before they
+execute; the caller resumes it with ``Command(resume=...)`` carrying ``{"action": "approve"}``,
 ``{"action": "reject", "reason": ...}`` or ``{"action": "edit", "args": {...}}``.
 
-Tools made from ``async def`` functions run everywhere: natively on the event loop when the graph
-is driven asynchronously (:func:`arun_call_task`), in a worker thread of their own otherwise.
+One body (:func:`call_task_body`) serves both ways a graph runs (see :mod:`graphs.node`): a sync
+tool runs in the shared tool pool (:mod:`graphs.tool_pool`) with its timeout; under ``ainvoke`` a
+tool with an async implementation is awaited on the event loop, a sync one runs in the same pool.
+A tool made from an ``async def`` function alone still runs on the sync path, in a worker thread
+with an event loop of its own.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Collection, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
-from typing import Any, Literal, TypedDict
+from collections.abc import Collection, Mapping
+from typing import Any, Literal, TypedDict, cast
 
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, ToolCall, ToolMessage
 from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool, StructuredTool
+from langgraph.graph.message import Messages, add_messages
 from langgraph.types import Send, interrupt
+
+from graphs.node import Body, ToolJob, adrive, drive, native_async
 
 Status = Literal["success", "error"]
 APPROVAL = "approve_tool_call"
@@ -76,6 +85,52 @@ def correction(bad: list[dict[str, Any]], tool_names: Collection[str]) -> list[A
     ]
 
 
+class CorrectTask(TypedDict):
+    """What the ``correct`` task receives: the unreadable calls of the turn."""
+
+    bad: list[dict[str, Any]]
+
+
+def plan_turn_tasks(message: AIMessage, tool_node: str, correct_node: str) -> list[Send]:
+    """The tasks for a model turn: one per unique call, then one for the unreadable calls, if any.
+
+    The correction comes last, so its messages follow the tool results of the turn.
+    """
+    sends = plan_tool_tasks(message, tool_node)
+    bad = unreadable_calls(message)
+    if bad:
+        sends.append(Send(correct_node, CorrectTask(bad=bad)))
+    return sends
+
+
+def call_task_body(
+    task: CallTask,
+    tools: Mapping[str, BaseTool],
+    timeout: float,
+    approve: Collection[str],
+    config: RunnableConfig | None = None,
+) -> Body[list[AnyMessage]]:
+    """Run one call (after approval, if its tool needs it) and answer every id it stands for."""
+    call = task["call"]
+    planned = _plan_call(call, tools, approve)
+    if isinstance(planned, tuple):
+        text, status = planned
+    else:
+        text, status = yield tool_job(tools[call["name"]], planned, timeout, config)
+    return _answers(task, text, status)
+
+
+def tool_job(tool: BaseTool, args: dict[str, Any], timeout: float, config: RunnableConfig | None) -> ToolJob:
+    """The job a node body yields to run ``tool`` (see :mod:`graphs.node`); its result is
+    ``(text, status)``: failures and timeouts become error texts for the model, never exceptions."""
+    return ToolJob(
+        call=lambda: _invoke(tool, args, config),
+        acall=(lambda: _ainvoke(tool, args, config)) if native_async(tool) else None,
+        timeout=timeout,
+        timed_out=(f"Error: tool {tool.name} timed out after {timeout:g} s.", "error"),
+    )
+
+
 def run_call_task(
     task: CallTask,
     tools: Mapping[str, BaseTool],
@@ -83,14 +138,8 @@ def run_call_task(
     approve: Collection[str],
     config: RunnableConfig | None = None,
 ) -> list[AnyMessage]:
-    """Run one call (after approval, if its tool needs it) and answer every id it stands for."""
-    call = task["call"]
-    planned = _plan_call(call, tools, approve)
-    if isinstance(planned, tuple):
-        text, status = planned
-    else:
-        text, status = invoke_with_timeout(tools[call["name"]], planned, timeout, config)
-    return _answers(task, text, status)
+    """:func:`call_task_body` run here (the sync path)."""
+    return drive(call_task_body(task, tools, timeout, approve, config))
 
 
 async def arun_call_task(
@@ -100,14 +149,8 @@ async def arun_call_task(
     approve: Collection[str],
     config: RunnableConfig | None = None,
 ) -> list[AnyMessage]:
-    """Async twin of :func:`run_call_task`: async tools run on the event loop, sync tools in a thread."""
-    call = task["call"]
-    planned = _plan_call(call, tools, approve)
-    if isinstance(planned, tuple):
-        text, status = planned
-    else:
-        text, status = await ainvoke_with_timeout(tools[call["name"]], planned, timeout, config)
-    return _answers(task, text, status)
+    """:func:`call_task_body` on the event loop."""
+    return await adrive(call_task_body(task, tools, timeout, approve, config))
 
 
 def _plan_call(
@@ -134,24 +177,28 @@ def _answers(task: CallTask, text: str, status: Status) -> list[AnyMessage]:
 UNKNOWN_TOOL = "Error: there is no tool named"
 
 
-def merge_pending(left: list[AnyMessage], right: list[AnyMessage] | None) -> list[AnyMessage]:
-    """Reducer for a graph's ``pending`` key: tool tasks append; ``None`` (from collect) empties it."""
-    return [] if right is None else [*left, *right]
+def add_in_call_order(left: Messages, right: Messages) -> list[AnyMessage]:
+    """LangGraph's ``add_messages``, then the newest turn's tool results in the order of its calls.
 
-
-def collect_pending(messages: Sequence[AnyMessage], pending: Sequence[AnyMessage]) -> list[AnyMessage]:
-    """The tasks' messages in the order of the last model turn's calls, then any corrections.
-
-    Parallel tasks finish in any order; Qwen's chat template renders tool results by position.
+    The reducer of the graphs' ``messages``. Tool tasks write in the order of the unique calls; an
+    identical call made again later in the same turn is answered by the first one's task, so its
+    result would otherwise stand too early.
     """
-    last = messages[-1] if messages else None
-    order = (
-        {c.get("id") or "": i for i, c in enumerate(last.tool_calls)} if isinstance(last, AIMessage) else {}
-    )
-    answers = sorted(
-        (m for m in pending if isinstance(m, ToolMessage)), key=lambda m: order.get(m.tool_call_id, 0)
-    )
-    return [*answers, *(m for m in pending if not isinstance(m, ToolMessage))]
+    merged: list[AnyMessage] = add_messages(left, right)  # type: ignore[assignment]
+    index = len(merged) - 1
+    while index >= 0 and not isinstance(merged[index], AIMessage):
+        index -= 1
+    if index < 0:
+        return merged
+    calls = cast(AIMessage, merged[index]).tool_calls
+    end = index + 1
+    while end < len(merged) and isinstance(merged[end], ToolMessage):
+        end += 1
+    if len(calls) > 1 and end - index > 2:
+        order = {c.get("id") or "": i for i, c in enumerate(calls)}
+        rank = lambda m: order.get(getattr(m, "tool_call_id", ""), len(order))  # noqa: E731
+        merged[index + 1 : end] = sorted(merged[index + 1 : end], key=rank)
+    return merged
 
 
 def unknown_tool_message(name: str, tools: Mapping[str, BaseTool]) -> str:
@@ -184,25 +231,15 @@ def _ask_approval(call: ToolCall) -> tuple[str, str]:
 def invoke_with_timeout(
     tool: BaseTool, args: dict[str, Any], timeout: float, config: RunnableConfig | None
 ) -> tuple[str, Status]:
-    """Run ``tool``; failures and timeouts become error texts for the model, never exceptions."""
-    pool = ThreadPoolExecutor(max_workers=1)
-    future = pool.submit(_invoke, tool, args, config)
-    try:
-        return future.result(timeout=timeout)
-    except FutureTimeout:
-        return f"Error: tool {tool.name} timed out after {timeout:g} s.", "error"
-    finally:
-        pool.shutdown(wait=False)  # a timed-out tool thread cannot be killed; it is left to finish
+    """Run ``tool`` here, in the shared tool pool (:mod:`graphs.tool_pool`), as :func:`tool_job`
+    does: failures and timeouts become error texts. A timed-out tool thread is left to finish."""
+    result: tuple[str, Status] = tool_job(tool, args, timeout, config).run()
+    return result
 
 
-async def ainvoke_with_timeout(
-    tool: BaseTool, args: dict[str, Any], timeout: float, config: RunnableConfig | None
-) -> tuple[str, Status]:
-    """Async twin of :func:`invoke_with_timeout` (LangChain runs a sync tool's function in a thread)."""
+async def _ainvoke(tool: BaseTool, args: dict[str, Any], config: RunnableConfig | None) -> tuple[str, Status]:
     try:
-        output = await asyncio.wait_for(tool.ainvoke(args, config), timeout)
-    except TimeoutError:
-        return f"Error: tool {tool.name} timed out after {timeout:g} s.", "error"
+        output = await tool.ainvoke(args, config)
     except Exception as err:  # noqa: BLE001 - a tool's failure is information for the model
         return f"Error: {type(err).__name__}: {err}", "error"
     return _as_text(output)

@@ -43,8 +43,9 @@ import prompts
 from graphs.context import CHARS_PER_TOKEN, fit_messages
 from graphs.errors import ConfigError
 from graphs.models.chat import ChatQwen
+from graphs.node import Body, ModelCall, Node
 from graphs.react import STEP_LIMIT_MARK
-from graphs.tool_step import invoke_with_timeout
+from graphs.tool_step import tool_job
 from graphs.worked_checks import Check, checks_for
 
 
@@ -114,7 +115,7 @@ def build_worked(
         temperature = None if code else 0.0
     writer = model.bind(think=False, **({} if temperature is None else {"temperature": temperature}))
 
-    def write(state: WorkedState, config: RunnableConfig) -> dict[str, Any]:
+    def write(state: WorkedState, config: RunnableConfig) -> Body[dict[str, Any]]:
         draft, steps = state.get("draft", ""), state.get("steps", 0)
         if steps >= max_steps:
             return _stopped(
@@ -123,9 +124,9 @@ def build_worked(
         asked = [system, *request_history(state["messages"])]
         request = asked[-1].text if isinstance(asked[-1], HumanMessage) else ""
         for _ in range(max_continuations):
-            room = context_tokens - math.ceil(len(draft) / CHARS_PER_TOKEN)
-            history = fit_messages(asked, max(room, 0))
-            reply = writer.invoke(history, config, prefill=draft, stop=signs, include_stop=True)
+            room = max(context_tokens - math.ceil(len(draft) / CHARS_PER_TOKEN), 0)  # what the draft leaves
+            options = {"prefill": draft, "stop": signs, "include_stop": True}
+            reply = yield ModelCall(writer, fit_messages(asked, room), config, options)
             assert isinstance(reply, AIMessage)
             sign = reply.response_metadata.get("stop_sequence")
             draft += reply.text  # the sign included: it is shown as it streams
@@ -139,13 +140,13 @@ def build_worked(
                 return {"messages": [ask], "steps": steps + 1, "draft": draft}
         return _stopped(draft, steps + 1, f"Stopped after {max_continuations} model calls in one step.")
 
-    def fill(state: WorkedState, config: RunnableConfig) -> dict[str, Any]:
+    def fill(state: WorkedState, config: RunnableConfig) -> Body[dict[str, Any]]:
         last = state["messages"][-1]
         assert isinstance(last, AIMessage)
         assert last.tool_calls
         call = last.tool_calls[0]
         check = by_tool[call["name"]]
-        output, status = invoke_with_timeout(check.tool, call["args"], tool_timeout, config)
+        output, status = yield tool_job(check.tool, call["args"], tool_timeout, config)
         written = check.written(call["args"], output, status == "success")
         result = ToolMessage(
             content=output,
@@ -157,8 +158,8 @@ def build_worked(
         return {"messages": [result], "draft": state.get("draft", "") + written}
 
     graph = StateGraph(WorkedState)
-    graph.add_node("write", write)
-    graph.add_node("fill", fill)
+    graph.add_node("write", Node("write", write))  # one body for invoke and ainvoke: graphs.node
+    graph.add_node("fill", Node("fill", fill))
     graph.add_edge(START, "write")
     graph.add_conditional_edges("write", _after_write, ["fill", END])
     graph.add_edge("fill", "write")

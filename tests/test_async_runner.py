@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
 import time
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 from langchain_core.tools import tool
 from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.checkpoint.sqlite import SqliteSaver
 from servers import CALC_ANSWER, OllamaServer, Turn, VLLMServer, message_text
 
 from agents.arunner import arun, astream
@@ -123,9 +125,20 @@ async def test_threads_and_async_approvals(tmp_path) -> None:
 
 
 async def test_a_sync_only_checkpointer_is_refused_with_a_clear_message(tmp_path) -> None:
-    with open_checkpointer(f"sqlite:///{tmp_path}/threads.db") as saver, OllamaServer() as server:
+    with sqlite3.connect(tmp_path / "threads.db", check_same_thread=False) as conn, OllamaServer() as server:
+        saver = SqliteSaver(conn)  # LangGraph's own: no async methods
         with pytest.raises(ConfigError, match="aopen_checkpointer"):
             await arun("What is 17*23?", chat_model=llm(server), checkpointer=saver, thread="t", trace=False)
+
+
+async def test_the_sync_opened_sqlite_checkpointer_serves_async_runs_too(tmp_path) -> None:
+    with open_checkpointer(f"sqlite:///{tmp_path}/threads.db") as saver, OllamaServer() as server:
+        summary = await arun(
+            "What is 17*23?", chat_model=llm(server), checkpointer=saver, thread="t", trace=False
+        )
+        state = saver.get_tuple({"configurable": {"thread_id": "t"}})
+    assert summary.answer == CALC_ANSWER
+    assert state is not None and len(state.checkpoint["channel_values"]["messages"]) == 4
 
 
 async def test_the_async_runner_traces_like_the_sync_one(tmp_path, monkeypatch) -> None:

@@ -5,7 +5,8 @@ Accepted URIs, for both kinds:
 * ``sqlite:///ABS/PATH`` or ``sqlite:relative/path`` (relative to the current directory). The
   default when no URI is given: ``$QWENGRAPH_HOME/threads.db`` for checkpointers and
   ``$QWENGRAPH_HOME/memory.db`` for stores. Parent directories are created; the file runs in WAL
-  mode with a busy timeout so several writers (threads or processes) wait instead of failing.
+  mode with a busy timeout so several writers (threads or processes) wait instead of failing, and
+  with ``synchronous=NORMAL`` (what a crash or a power loss can cost: :mod:`graphs.memory.sqlite_tuning`).
 * ``postgres://…`` or ``postgresql://…``: LangGraph's Postgres classes on a small connection pool
   (needs ``pip install 'qwengraph[postgres]'``); tables are created on open (``setup()``).
 * ``memory://``: in-process only, gone when the context exits (tests, throwaway runs).
@@ -31,6 +32,7 @@ from langgraph.store.memory import InMemoryStore
 
 from graphs.errors import MemoryError_, MemoryURIError
 from graphs.memory.postgres import apg_pool, apg_setup_lock, pg_pool, pg_setup_lock, require_postgres
+from graphs.memory.sqlite_tuning import atune, synchronous, tune
 from graphs.paths import home
 
 __all__ = [
@@ -101,6 +103,7 @@ def _sqlite_problem(path: str, err: sqlite3.Error) -> MemoryError_:
 
 def _sqlite_connect(path: str, *, autocommit: bool) -> sqlite3.Connection:
     """Open a SQLite file shared across threads, in WAL mode with a busy timeout."""
+    synchronous()  # a bad QWENGRAPH_SQLITE_SYNC fails before a connection is opened
     try:
         conn = sqlite3.connect(
             _sqlite_path(path),
@@ -108,16 +111,14 @@ def _sqlite_connect(path: str, *, autocommit: bool) -> sqlite3.Connection:
             check_same_thread=False,  # the LangGraph classes serialise access with their own lock
             isolation_level=None if autocommit else "DEFERRED",
         )
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
+        tune(conn.execute, BUSY_TIMEOUT_S)  # WAL, synchronous=NORMAL: see graphs.memory.sqlite_tuning
     except sqlite3.Error as err:
         raise _sqlite_problem(path, err) from err
     return conn
 
 
 async def _aconfigure_sqlite(conn: Any) -> None:
-    await conn.execute("PRAGMA journal_mode=WAL")
-    await conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
+    await atune(conn.execute, BUSY_TIMEOUT_S)
 
 
 # --------------------------------------------------------------------------- checkpointers
@@ -134,11 +135,11 @@ def open_checkpointer(uri: str | None = None) -> Iterator[BaseCheckpointSaver[An
     if parsed.kind == "memory":
         yield InMemorySaver()
     elif parsed.kind == "sqlite":
-        from langgraph.checkpoint.sqlite import SqliteSaver  # noqa: PLC0415
+        from graphs.memory.sqlite_inline import InlineSqliteSaver  # noqa: PLC0415
 
         conn = _sqlite_connect(parsed.target, autocommit=False)
         try:
-            saver = SqliteSaver(conn)
+            saver = InlineSqliteSaver(conn)  # a SqliteSaver that async runs (arun) can use too
             saver.setup()
             yield saver
         finally:
@@ -156,10 +157,19 @@ def open_checkpointer(uri: str | None = None) -> Iterator[BaseCheckpointSaver[An
 
 @asynccontextmanager
 async def aopen_checkpointer(uri: str | None = None) -> AsyncIterator[BaseCheckpointSaver[Any]]:
-    """Async twin of :func:`open_checkpointer` (aiosqlite / async psycopg underneath)."""
+    """Async twin of :func:`open_checkpointer` (async psycopg underneath for Postgres).
+
+    SQLite: with ``synchronous=NORMAL`` (the default) the same saver as :func:`open_checkpointer`,
+    its async methods run inline on the event loop (:mod:`graphs.memory.sqlite_inline`: a commit
+    takes ~0.1 ms, far less than aiosqlite's thread hops); with ``QWENGRAPH_SQLITE_SYNC=full``
+    (an fsync per commit) LangGraph's aiosqlite saver, so the loop never waits for the disk.
+    """
     parsed = parse_uri(uri, default_file="threads.db")
     if parsed.kind == "memory":
         yield InMemorySaver()
+    elif parsed.kind == "sqlite" and synchronous() == "NORMAL":
+        with open_checkpointer(uri) as inline:
+            yield inline
     elif parsed.kind == "sqlite":
         import aiosqlite  # noqa: PLC0415
         from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver  # noqa: PLC0415

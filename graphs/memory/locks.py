@@ -266,7 +266,7 @@ class ProcessThreadLocks:
 def locks_for(saver: object) -> ThreadLocks:
     """The lock table that goes with a (sync) checkpointer; see the module docstring."""
     kind = type(saver).__name__
-    if kind == "SqliteSaver":
+    if kind in ("SqliteSaver", "InlineSqliteSaver"):  # InlineSqliteSaver: graphs.memory.sqlite_inline
         conn: sqlite3.Connection = saver.conn  # type: ignore[attr-defined]
         with saver.lock:  # type: ignore[attr-defined]  # the saver serialises its connection
             rows = conn.execute("PRAGMA database_list").fetchall()

@@ -24,6 +24,7 @@ import asyncio
 import hashlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from langchain_core.tools import BaseTool, StructuredTool, ToolException
 from langgraph.store.base import BaseStore, Item
@@ -37,7 +38,9 @@ from graphs.memory.ranking import (
     hybrid_rank,
     pick_embedder,
 )
-from tools.retrieval.embedders import Embedder
+
+if TYPE_CHECKING:
+    from tools.retrieval.embedders import Embedder
 
 __all__ = [
     "FACT_SIMILARITY_FLOOR",

@@ -11,10 +11,12 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tools.retrieval.embedders import Embedder, EmbedderError, make_embedder
 from tools.retrieval.fusion import bm25_scores, rrf
+
+if TYPE_CHECKING:  # the embedders (and numpy) load when facts are first ranked by meaning
+    from tools.retrieval.embedders import Embedder
 
 __all__ = ["DEFAULT_EMBEDDER", "FACT_SIMILARITY_FLOOR", "Fact", "bm25_rank", "hybrid_rank", "pick_embedder"]
 
@@ -54,12 +56,16 @@ _MAX_CACHED = 20_000
 
 def pick_embedder(embedder: Embedder | str | None) -> Embedder | None:
     """``"default"``: the bundled embedder (``None`` when it is not installed); a spec or an embedder."""
+    from tools.retrieval.embedders import make_embedder  # noqa: PLC0415
+
     if embedder == DEFAULT_EMBEDDER:
         return _default_embedder()
     return make_embedder(embedder) if isinstance(embedder, str) else embedder
 
 
 def _default_embedder() -> Embedder | None:
+    from tools.retrieval.embedders import EmbedderError, make_embedder  # noqa: PLC0415
+
     try:
         return make_embedder(None)
     except EmbedderError:
@@ -88,6 +94,8 @@ def hybrid_rank(query: str, facts: Sequence[Fact], k: int, embedder: Embedder | 
     words = bm25_rank(query, facts, len(facts) or 1)
     if embedder is None or not facts:
         return words[:k]
+    from tools.retrieval.embedders import EmbedderError  # noqa: PLC0415 - loaded with the embedder
+
     try:
         rows = _fact_vectors(embedder, [f.text for f in facts])
         wanted = embedder.embed([query])[0]

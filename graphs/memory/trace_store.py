@@ -19,12 +19,14 @@ import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-
-import sqlite_utils
+from typing import TYPE_CHECKING, Any
 
 from graphs.errors import MemoryError_
+from graphs.memory.sqlite_tuning import synchronous
 from graphs.paths import home
+
+if TYPE_CHECKING:  # loaded when a trace is first written or read (it brings numpy along)
+    import sqlite_utils
 
 TRACES_FILE = "traces.db"
 
@@ -84,8 +86,11 @@ def open_db(path: str | Path, *, create: bool = True) -> sqlite_utils.Database:
     if create:
         path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S, check_same_thread=False, isolation_level=None)
+    import sqlite_utils  # noqa: PLC0415
+
     db = sqlite_utils.Database(conn)
     db.execute("PRAGMA foreign_keys=ON")
+    db.execute(f"PRAGMA synchronous={synchronous()}")  # see graphs.memory.sqlite_tuning
     if create and not db.table("runs").exists():
         _create_schema(db)
     elif create:

@@ -44,7 +44,8 @@ from graphs.models.messages import reasoning_text
 class TraceRecorder(BaseCallbackHandler):
     """Collect one run's model and tool calls; :meth:`flush` writes them to SQLite.
 
-    Thread-safe (the ReAct graph runs tools in worker threads). Handler errors never reach the run:
+    Thread-safe (the ReAct graph runs tools in worker threads) and quick, so it runs inline also
+    in async runs (``run_inline``: no executor hop per callback). Handler errors never reach the run:
     LangChain logs and ignores exceptions raised by callbacks, and the handlers do no I/O.
 
     Args:
@@ -55,6 +56,8 @@ class TraceRecorder(BaseCallbackHandler):
         prompt: the user's prompt (else taken from the graph's input: the last human message).
         meta: extra JSON-serialisable facts about the run (agent name, flags). Put no content here.
     """
+
+    run_inline = True
 
     def __init__(
         self,

@@ -56,6 +56,7 @@ from graphs.models.cassette_format import (
     pretty_lines,
     qwengraph_version,
 )
+from graphs.models.transports.aio import AiohttpTransport
 
 __all__ = ["Cassette", "Mode", "Recorder", "Replayer", "active", "cassette", "record", "replay"]
 
@@ -140,8 +141,8 @@ class _AsyncTee(httpx.AsyncByteStream):
 
 
 def _async_transport_classes() -> list[type[httpx.AsyncBaseTransport]]:
-    classes: list[type[httpx.AsyncBaseTransport]] = [httpx.AsyncHTTPTransport]
-    with contextlib.suppress(ImportError, AttributeError):  # the aiohttp-backed transport, if installed
+    classes: list[type[httpx.AsyncBaseTransport]] = [httpx.AsyncHTTPTransport, AiohttpTransport]
+    with contextlib.suppress(ImportError, AttributeError):  # the httpx-aiohttp package's, if installed
         classes.append(importlib.import_module("httpx_aiohttp").AiohttpTransport)
     return classes
 

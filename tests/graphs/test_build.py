@@ -46,7 +46,9 @@ def plan_execute_turns(answer: str = "17*23 + 9 = 400.") -> list[Turn]:
 def test_react_spec_builds_the_react_graph_and_runs() -> None:
     model, fake = scripted(turn(tool=("calculator", {"expression": "17*23+9"})), turn("It is 400."))
     graph = build_graph(MySpec("react"), model, [calculator], system_prompt="Be exact.", think=False)
-    assert {"call_model", "run_tool", "collect"} <= set(graph.get_graph().nodes)
+    nodes = set(graph.get_graph().nodes)
+    assert {"call_model", "run_tool", "correct"} <= nodes
+    assert "collect" not in nodes, "tool results go straight into the conversation: one step per round"
     state = graph.invoke({"messages": [HumanMessage(content=REQUEST)], "steps": 0})
     summary = summarize(state["messages"][1:])
     assert summary.answer == "It is 400."

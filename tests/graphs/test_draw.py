@@ -43,7 +43,7 @@ def test_dot_has_every_node_and_edge_with_conditional_edges_dashed() -> None:
     for node in shape.nodes:
         assert f'"{node}" [' in dot
     assert edges(dot) == {(e.source, e.target, e.conditional) for e in shape.edges}
-    assert ("call_model", "run_tool", True) in edges(dot) and ("run_tool", "collect", False) in edges(dot)
+    assert ("call_model", "run_tool", True) in edges(dot) and ("run_tool", "call_model", False) in edges(dot)
     assert 'label="START", shape=oval' in dot and 'label="react"' in dot
 
 
@@ -100,7 +100,7 @@ def test_svg_and_png_are_rendered_locally(tmp_path: Path) -> None:
     drawing = draw(react_graph(), title="react")  # type: ignore[arg-type]
     svg = drawing.svg()
     assert svg.lstrip().startswith("<?xml") and "<svg" in svg
-    for node in ("call_model", "run_tool", "collect", "START", "END"):
+    for node in ("call_model", "run_tool", "correct", "START", "END"):
         assert f">{node}</text>" in svg
     png = drawing.save(tmp_path / "out" / "react.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

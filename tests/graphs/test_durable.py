@@ -101,10 +101,10 @@ def test_results_stay_in_call_order_when_calls_run_in_parallel():
 
 SCRIPT = textwrap.dedent(
     """
-    import json, os, sqlite3, sys, time
+    import json, os, sys, time
     from langchain_core.messages import HumanMessage
     from langchain_core.tools import tool
-    from langgraph.checkpoint.sqlite import SqliteSaver
+    from graphs.memory import open_checkpointer
     from graphs.models.chat import ChatQwen
     from graphs.models.testing import ScriptedTransport, turn
     from graphs.react import build_react
@@ -136,13 +136,14 @@ SCRIPT = textwrap.dedent(
         return turn("results: " + ", ".join(sorted(m["content"] for m in tools)))
 
     model = ChatQwen(model="ollama:q", transport=ScriptedTransport(script))
-    saver = SqliteSaver(sqlite3.connect(os.path.join(work, "threads.db"), check_same_thread=False))
-    graph = build_react(model, [fast, slow], checkpointer=saver)
-    config = {"configurable": {"thread_id": "job"}}
-    if sys.argv[2] == "start":
-        state = graph.invoke({"messages": [HumanMessage("go")], "steps": 0}, config, durability="sync")
-    else:
-        state = graph.invoke(None, config, durability="sync")
+    # the project's own SQLite settings (WAL, synchronous=NORMAL): a SIGKILL must lose nothing committed
+    with open_checkpointer("sqlite:///" + os.path.join(work, "threads.db")) as saver:
+        graph = build_react(model, [fast, slow], checkpointer=saver)
+        config = {"configurable": {"thread_id": "job"}}
+        if sys.argv[2] == "start":
+            state = graph.invoke({"messages": [HumanMessage("go")], "steps": 0}, config, durability="sync")
+        else:
+            state = graph.invoke(None, config, durability="sync")
     print(json.dumps(state["messages"][-1].text))
     """
 )
@@ -161,7 +162,7 @@ def fast_result_saved(db: Path) -> bool:
         return False
     with sqlite3.connect(db) as conn:
         try:
-            rows = conn.execute("SELECT value FROM writes WHERE channel = 'pending'").fetchall()
+            rows = conn.execute("SELECT value FROM writes WHERE channel = 'messages'").fetchall()
         except sqlite3.OperationalError:
             return False
     return any(b"fast done 1" in bytes(row[0]) for row in rows)
@@ -182,6 +183,7 @@ def test_sigkilled_run_resumes_to_the_clean_answer_without_repeating_a_finished_
         time.sleep(0.05)
     while time.monotonic() < deadline and not fast_result_saved(crashed / "threads.db"):
         time.sleep(0.05)  # the fast tool's task write must be in the checkpoint before the kill
+    assert fast_result_saved(crashed / "threads.db"), "the finished tool's result was never saved"
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=10)
     assert proc.returncode == -signal.SIGKILL

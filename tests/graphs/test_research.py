@@ -7,6 +7,7 @@ replayed in ``tests/test_researcher_replay.py``.
 from __future__ import annotations
 
 import shutil
+import threading
 from pathlib import Path
 
 import pytest
@@ -119,3 +120,22 @@ def test_build_graph_builds_it_and_refuses_what_it_cannot_do(search) -> None:
         build_graph(NamedGraph("research"), model, [calculator])
     with pytest.raises(ConfigError, match="approval"):
         build_graph(NamedGraph("research"), model, [search], approve=["search"], checkpointer=None)
+
+
+async def test_ainvoke_runs_the_same_graph_on_the_event_loop(search) -> None:
+    threads: list[str] = []
+    script = iter([turn(tool=("search", {"query": "store credit"})), turn(GOOD)])
+
+    def reply(request):
+        threads.append(threading.current_thread().name)
+        return next(script)
+
+    fake = ScriptedTransport(reply)
+    graph = build_research(ChatQwen(model="ollama:f", transport=fake), [search], prefill=False)
+    question = {"messages": [HumanMessage(content="What is the refund policy?")], "steps": 0}
+    state = await graph.ainvoke(question)
+    summary = summarize(state["messages"])
+    assert [c.args["query"] for c in summary.tool_calls] == ["What is the refund policy?", "store credit"]
+    assert summary.tool_calls[1].result.startswith("[1] ")
+    assert summary.answer == GOOD and summary.citations["verified"] and summary.steps == 2
+    assert threads == [threading.current_thread().name] * 2, "model calls awaited, not in an executor"

@@ -7,8 +7,6 @@ from typing import Any
 
 from graphs.models.profiles import Profile
 from graphs.models.transports.base import Transport
-from graphs.models.transports.ollama import OllamaTransport
-from graphs.models.transports.openai import OpenAITransport
 from graphs.models.transports.retry import RetryPolicy
 from graphs.models.uri import parse_model_uri, resolve_base_url
 
@@ -36,10 +34,14 @@ def make_transport(
     uri = parse_model_uri(model)
     retry = RetryPolicy(attempts=retries, read_timeout=timeout)
     if uri.kind == "ollama":
+        from graphs.models.transports.ollama import OllamaTransport  # noqa: PLC0415 - the ollama client, when used
+
         return OllamaTransport(
             resolve_base_url("ollama", base_url), retry=retry, expect_thinking=expect_thinking
         )
     if uri.kind == "openai":
+        from graphs.models.transports.openai import OpenAITransport  # noqa: PLC0415
+
         key = api_key or os.environ.get("QWENGRAPH_API_KEY") or os.environ.get("OPENAI_API_KEY")
         return OpenAITransport(
             resolve_base_url("openai", base_url),

@@ -41,6 +41,7 @@ from graphs.errors import (
 from graphs.models.choice import call_schema
 from graphs.models.images import image_bytes_base64
 from graphs.models.structured import ANY_OBJECT, format_schema
+from graphs.models.transports.aio import AiohttpTransport, LoopClients
 from graphs.models.transports.assemble import DeltaAssembler, tool_schemas
 from graphs.models.transports.base import ChatRequest, Delta, Usage
 from graphs.models.transports.coalesce import acoalesce, coalesce
@@ -85,7 +86,15 @@ class OllamaTransport:
         self.retry = retry or RetryPolicy()
         self.expect_thinking = expect_thinking
         self._client: ollama.Client | None = None
-        self._aclient: ollama.AsyncClient | None = None
+        self._aclients: LoopClients[ollama.AsyncClient] = LoopClients(
+            lambda: ollama.AsyncClient(
+                host=self.base_url,
+                timeout=self._timeout(),
+                transport=AiohttpTransport(),
+                event_hooks={"response": [_anote_retry_after]},
+            ),
+            lambda client: client.close(),  # type: ignore[no-untyped-call]  # the ollama client is untyped
+        )
 
     def _timeout(self) -> httpx.Timeout:
         return httpx.Timeout(self.retry.read_timeout, connect=self.retry.connect_timeout)
@@ -100,11 +109,8 @@ class OllamaTransport:
 
     @property
     def aclient(self) -> ollama.AsyncClient:
-        """The async client."""
-        if self._aclient is None:
-            hooks = {"response": [_anote_retry_after]}
-            self._aclient = ollama.AsyncClient(host=self.base_url, timeout=self._timeout(), event_hooks=hooks)
-        return self._aclient
+        """The running event loop's async client, on aiohttp (see :mod:`.aio`)."""
+        return self._aclients.get()
 
     def chat(self, request: ChatRequest) -> Iterator[Delta]:
         """Send ``request`` to ``/api/chat`` and yield deltas, retrying before the first one."""
@@ -115,7 +121,7 @@ class OllamaTransport:
         return acoalesce(aretrying(self.retry, lambda: self._achat_once(request), self._final))
 
     def close(self) -> None:
-        """Close the sync client (the async one closes with its event loop's transports)."""
+        """Close the sync client (an async one closes as its event loop shuts down)."""
         if self._client is not None:
             self._client.close()  # type: ignore[no-untyped-call]  # the ollama client is untyped
             self._client = None

@@ -38,6 +38,7 @@ from graphs.errors import ModelError, ModelNotFound, ResponseFormatError, Server
 from graphs.models.choice import openai_tool_choice
 from graphs.models.images import data_url
 from graphs.models.qwen import field_thinking, soft_switch
+from graphs.models.transports.aio import AiohttpTransport, LoopClients
 from graphs.models.transports.assemble import DeltaAssembler, tool_schemas
 from graphs.models.transports.base import ChatRequest, Delta, Usage
 from graphs.models.transports.coalesce import acoalesce, coalesce
@@ -78,7 +79,10 @@ class OpenAITransport:
         self.expect_thinking = expect_thinking
         self.reasoning_field: ReasoningField = reasoning_field
         self._client: httpx.Client | None = None
-        self._aclient: httpx.AsyncClient | None = None
+        self._aclients: LoopClients[httpx.AsyncClient] = LoopClients(
+            lambda: httpx.AsyncClient(transport=AiohttpTransport(), **self._client_kwargs()),
+            lambda client: client.aclose(),
+        )
 
     @property
     def url(self) -> str:
@@ -99,10 +103,8 @@ class OpenAITransport:
 
     @property
     def aclient(self) -> httpx.AsyncClient:
-        """The async client, created on first use."""
-        if self._aclient is None:
-            self._aclient = httpx.AsyncClient(**self._client_kwargs())
-        return self._aclient
+        """The running event loop's async client, on aiohttp (see :mod:`.aio`), created on first use."""
+        return self._aclients.get()
 
     def chat(self, request: ChatRequest) -> Iterator[Delta]:
         """POST the request and yield deltas, retrying before the first one."""
