@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 
 from agents.agent_run import make_model, plan_run, run_think
+from agents.cli_batch import register as register_batch
 from agents.cli_common import Display, ProfileOpt, TerminalApprover, clean_errors, fail
 from agents.cli_doctor import doctor_command
 from agents.cli_engine import BatchOpt, CtxOpt, ExtraBuftsOpt, ThreadsOpt, engine_options
@@ -48,6 +49,7 @@ register_retrieval(app)
 register_threads(app)
 register_workflow(app)
 register_export(app)
+register_batch(app)
 app.command("doctor")(doctor_command)
 register_graph(app)
 app.add_typer(trace_app, name="trace", help="Inspect recorded runs: model and tool calls, tokens, timings.")

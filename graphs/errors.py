@@ -19,7 +19,8 @@
     ├── MemoryError_               checkpointer / store problems (named with a trailing underscore so
     │   │                          the builtin ``MemoryError`` is never shadowed)
     │   └── TraceNotFound          no recorded run with that id (or the id prefix is ambiguous)
-    └── RateLimited                a user sent requests faster than allowed (carries ``retry_after``)
+    ├── RateLimited                a user sent requests faster than allowed (carries ``retry_after``)
+    └── RunCancelled               the caller cancelled a run (its client went away, a batch stopped)
 
 Exceptions carry data in attributes and never log. ``tools/`` has its own ``ToolError`` family so it
 stays usable on its own; the CLI maps both trees to one clear line on stderr.
@@ -154,3 +155,9 @@ class RateLimited(QwenGraphError):
         super().__init__(message)
         self.user_id = user_id
         self.retry_after = retry_after
+
+
+class RunCancelled(QwenGraphError):
+    """The caller cancelled a run before it finished (its client went away, the batch was stopped)."""
+
+    exit_code = 130
