@@ -164,8 +164,10 @@ def batch_command(
         }
         sys.stdout.write(json.dumps(data) + "\n")
     else:
-        err_console.print(report.line(), markup=False)
-        err_console.print(f"results: {report.out} and {report.results}", style="dim", markup=False)
+        err_console.print(report.line(), markup=False, soft_wrap=True)
+        err_console.print(
+            f"results: {report.out} and {report.results}", style="dim", markup=False, soft_wrap=True
+        )
         if exported is not None:
             left = (
                 f" ({exported.left_out} successful run(s) left out: no usable conversation)"
@@ -185,6 +187,7 @@ def batch_command(
                 "--retry-failed runs them again",
                 style="yellow",
                 markup=False,
+                soft_wrap=True,
             )
         raise typer.Exit(1)
 

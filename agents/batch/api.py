@@ -147,20 +147,19 @@ async def arun_batch_file(
     tasks = tasks if tasks is not None else load_tasks(config.tasks, workflow=bool(config.workflow))
     store = open_results(config.results)
     try:
-        async with make_executor(config) as executor:
-            report = await run_batch(
-                tasks,
-                executor,
-                store,
-                batch=config.name(),
-                tasks_file=str(Path(config.tasks).resolve()),
-                settings=config.settings(),
-                concurrency=config.concurrency,
-                retry_failed=config.retry_failed,
-                out=config.out_path(),
-                progress=progress,
-                trace=config.trace and not config.workflow,
-            )
+        report = await run_batch(
+            tasks,
+            make_executor(config),
+            store,
+            batch=config.name(),
+            tasks_file=str(Path(config.tasks).resolve()),
+            settings=config.settings(),
+            concurrency=config.concurrency,
+            retry_failed=config.retry_failed,
+            out=config.out_path(),
+            progress=progress,
+            trace=config.trace and not config.workflow,
+        )
         exported = None
         if config.export is not None:
             rows = await asyncio.to_thread(store.rows, config.name())

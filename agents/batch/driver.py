@@ -109,6 +109,8 @@ class BatchReport:
 
     def line(self) -> str:
         """One line for the terminal."""
+        if not self.ran and not self.interrupted:
+            return f"batch {self.batch}: nothing to run: all {self.total} task(s) are recorded"
         rate = f" ({self.ran / self.seconds:.1f} tasks/s)" if self.seconds > 0 and self.ran else ""
         parts = [f"{self.counts['ok']} ok", f"{self.counts['failed']} failed"]
         if self.counts["stopped"]:
@@ -219,6 +221,8 @@ async def run_batch(
 ) -> BatchReport:
     """Run the batch (see the module docstring) and return what it did.
 
+    ``executor`` is entered here, and only when some task is pending.
+
     Raises:
         ConfigError: the batch was started with other settings.
         MemoryError_: the results database or the JSONL file cannot be written.
@@ -236,13 +240,33 @@ async def run_batch(
     report = BatchReport(
         batch=batch, total=len(tasks), skipped=len(tasks) - len(todo), results=store.where, out=out
     )
+    if out is not None:  # the file as the database has it, before anything is appended
+        await asyncio.to_thread(write_jsonl, out, await asyncio.to_thread(store.rows, batch))
+    if todo:
+        async with executor:  # opened only when there is work: a finished batch starts no worker
+            recorder = _Recorder(store, batch, attempts, out=out, trace=trace)
+            await _run(todo, executor, recorder, report, concurrency=concurrency, progress=progress)
     if out is not None:
         await asyncio.to_thread(write_jsonl, out, await asyncio.to_thread(store.rows, batch))
-    recorder = _Recorder(store, batch, attempts, out=out, trace=trace)
+    final = await asyncio.to_thread(store.statuses, batch)
+    report.batch_counts = {s: n for s in STATUSES if (n := sum(v == s for v in final.values()))}
+    return report
+
+
+async def _run(
+    todo: Sequence[Task],
+    executor: Executor,
+    recorder: _Recorder,
+    report: BatchReport,
+    *,
+    concurrency: int,
+    progress: Progress | None,
+) -> None:
+    """Run the pending tasks as chains, at most ``concurrency`` at once, recording each result."""
     limit = asyncio.Semaphore(concurrency)
     started = time.perf_counter()
     if progress is not None:
-        progress.start(total=len(todo), skipped=report.skipped, batch=batch)
+        progress.start(total=len(todo), skipped=report.skipped, batch=report.batch)
     writer = asyncio.create_task(recorder.run(progress, report))
 
     async def run_chain(chain: list[Task]) -> None:
@@ -268,8 +292,3 @@ async def run_batch(
         report.trace_errors = recorder.trace_errors
         if progress is not None:
             progress.stop()
-        if out is not None and not report.interrupted:
-            await asyncio.to_thread(write_jsonl, out, await asyncio.to_thread(store.rows, batch))
-    final = await asyncio.to_thread(store.statuses, batch)
-    report.batch_counts = {s: n for s in STATUSES if (n := sum(v == s for v in final.values()))}
-    return report

@@ -100,9 +100,9 @@ class BarProgress:
     def _plain(self, now: float) -> str:
         elapsed = max(now - self._started, 1e-9)
         rate = self.done / elapsed
-        eta = (self.total - self.done) / rate if rate > 0 else float("nan")
+        eta = f"{(self.total - self.done) / rate:.0f} s" if rate > 0 else "-"
         return (
-            f"{self.done}/{self.total} tasks, {rate:.1f} tasks/s, ETA {eta:.0f} s, "
+            f"{self.done}/{self.total} tasks, {rate:.1f} tasks/s, ETA {eta}, "
             f"{self.failed} failed, {elapsed:.0f} s elapsed"
         )
 
