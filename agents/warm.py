@@ -26,21 +26,20 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any, Self
 
-from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import AnyMessage
 from langchain_core.tools import BaseTool
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.memory import InMemorySaver
 
 from agents.agent_run import AUTO, RunPlan, make_model, plan_run, run_think
-from agents.conversation import seed_thread, thread_conversation
-from agents.run_handle import Canceller, RunHandle
-from agents.runner import Event, run
+from agents.arunner import astream
+from agents.conversation import aseed_thread, athread_conversation
+from agents.run_core import Event
+from agents.run_handle import RunHandle
 from agents.toolbox import open_tools
 from graphs.errors import QwenGraphError, RunCancelled
 from graphs.memory.traces import TraceRecorder
@@ -131,7 +130,6 @@ class WarmAgent:
         checkpointer: where runs with a ``thread`` keep their conversation (threadless runs use a
             throwaway in-memory one); ``None``: in memory, gone when the agent closes.
         trace_content: keep prompts, arguments and answers as text in the trace rows.
-        max_parallel: runs that may be in progress at once on the async path.
         meta: extra facts every trace row carries (batch id, server name).
     """
 
@@ -141,7 +139,6 @@ class WarmAgent:
         *,
         checkpointer: BaseCheckpointSaver[Any] | None = None,
         trace_content: bool = False,
-        max_parallel: int = 16,
         meta: Mapping[str, Any] | None = None,
     ) -> None:
         self.choice = choice
@@ -152,7 +149,6 @@ class WarmAgent:
         self._ready: dict[str, _Ready] = {}
         self._sandbox: Any = None
         self._lock = threading.Lock()
-        self._pool = ThreadPoolExecutor(max_workers=max(1, max_parallel), thread_name_prefix="qwengraph-run")
 
     # --- lifecycle --------------------------------------------------------------------------------
 
@@ -166,8 +162,7 @@ class WarmAgent:
         return self
 
     def close(self) -> None:
-        """Release the tools (sandbox workers, index connections) and the worker threads."""
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        """Release the tools (sandbox workers, index connections)."""
         self._stack.close()
 
     def __enter__(self) -> Self:
@@ -177,7 +172,7 @@ class WarmAgent:
         self.close()
 
     async def __aenter__(self) -> Self:
-        await asyncio.get_running_loop().run_in_executor(self._pool, self.open)
+        await asyncio.to_thread(self.open)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -237,24 +232,30 @@ class WarmAgent:
 
     # --- running --------------------------------------------------------------------------------
 
-    def run(
+    async def _aresolve(self, prompt: str) -> _Ready:
+        if self.choice.agent != AUTO and len(self._ready) == 1:
+            return next(iter(self._ready.values()))
+        return await asyncio.to_thread(self._resolve, prompt)  # opens tools: not on the event loop
+
+    async def drive(
         self,
         prompt: str,
         *,
         thread: str | None = None,
         history: Sequence[AnyMessage] = (),
-        on_event: Callable[[Event], None] | None = None,
-        cancel: threading.Event | None = None,
+        on_event: Callable[[Event], Any] | None = None,
+        on_cancel: Callable[[RunRecord], None] | None = None,
         meta: Mapping[str, Any] | None = None,
     ) -> RunRecord:
-        """Run one request to the end (in the calling thread); never raises for a failed run.
+        """Run one request to the end and return its record; a failed run is a record, not an error.
 
         Args:
             prompt: the request.
             thread: keep the conversation in this thread of the agent's checkpointer.
             history: earlier messages of the conversation, used when ``thread`` is new (or absent).
-            on_event: called with each :class:`~agents.runner.Event` as it happens.
-            cancel: set it to stop the run (it then ends ``failed`` with ``RunCancelled``).
+            on_event: called with each :class:`~agents.run_core.Event` as it happens.
+            on_cancel: called with the (``failed``, ``RunCancelled``) record when the awaiting task
+                is cancelled; the cancellation then goes on (``CancelledError`` is re-raised).
             meta: extra facts for this run's trace row.
         """
         trace_id = str(uuid.uuid4())
@@ -272,17 +273,12 @@ class WarmAgent:
         failure: BaseException | None = None
         ready: _Ready | None = None
         try:
-            ready = self._resolve(prompt)
+            ready = await self._aresolve(prompt)
             recorder.model = ready.llm.model
             if history:
-                seed_thread(saver, thread_id, history)
-            handlers: list[BaseCallbackHandler] = [recorder]
-            if cancel is not None:
-                handlers.append(Canceller(cancel))
-                if cancel.is_set():
-                    raise RunCancelled("the run was cancelled")
+                await aseed_thread(saver, thread_id, history)
             plan = ready.plan
-            summary = run(
+            async for event in astream(
                 prompt,
                 chat_model=ready.llm,
                 tools=self._tools(ready, session),
@@ -295,21 +291,34 @@ class WarmAgent:
                 thread=thread_id,
                 checkpointer=saver,
                 trace=False,
-                callbacks=handlers,
-                on_event=on_event,
-            )
-            recorder.set_answer(summary.answer)
+                callbacks=[recorder],
+            ):
+                if event.kind == "summary":
+                    summary = event.summary
+                elif on_event is not None:
+                    on_event(event)
+            if summary is not None:
+                recorder.set_answer(summary.answer)
+        except asyncio.CancelledError:
+            cancelled = RunCancelled("the run was cancelled")
+            recorder.finish(error=cancelled)
+            if on_cancel is not None:
+                kept = self._record(
+                    trace_id, started, None, cancelled, saver=saver, thread_id=thread_id, recorder=recorder
+                )
+                on_cancel(await kept)
+            raise
         except Exception as err:  # noqa: BLE001 - a failed run is a result, recorded with its error
             failure = err
         finally:
             if ready is not None and ready.python and self._sandbox is not None:
-                self._sandbox.close_session(session)
+                await asyncio.to_thread(self._sandbox.close_session, session)
         recorder.finish(error=failure)
-        return self._record(
+        return await self._record(
             trace_id, started, summary, failure, saver=saver, thread_id=thread_id, recorder=recorder
         )
 
-    def _record(
+    async def _record(
         self,
         trace_id: str,
         started: float,
@@ -334,7 +343,7 @@ class WarmAgent:
             record.error = str(failure) or type(failure).__name__
             record.exit_code = failure.exit_code if isinstance(failure, QwenGraphError) else 1
         try:
-            record.messages = thread_conversation(saver, thread_id)
+            record.messages = await athread_conversation(saver, thread_id)
         except Exception:  # noqa: BLE001 - the conversation is a bonus; the record stands without it
             record.messages = []
         return record
@@ -346,17 +355,14 @@ class WarmAgent:
         thread: str | None = None,
         history: Sequence[AnyMessage] = (),
         meta: Mapping[str, Any] | None = None,
-        events: bool = True,
     ) -> RunHandle:
-        """Start one run on the async path (call it inside the event loop); its handle gives the
-        events, the :class:`RunRecord` and a way to cancel it."""
-
-        def work(on_event: Callable[[Event], None] | None, cancel: threading.Event) -> RunRecord:
-            return self.run(
-                prompt, thread=thread, history=history, on_event=on_event, cancel=cancel, meta=meta
+        """Start one run as a task of the running event loop; its handle gives the events, the
+        :class:`RunRecord` and a way to cancel it."""
+        return RunHandle(
+            lambda emit, keep: self.drive(
+                prompt, thread=thread, history=history, on_event=emit, on_cancel=keep, meta=meta
             )
-
-        return RunHandle(work, self._pool, events=events)
+        )
 
     async def arun(
         self,
@@ -364,17 +370,8 @@ class WarmAgent:
         *,
         thread: str | None = None,
         history: Sequence[AnyMessage] = (),
-        on_event: Callable[[Event], None] | None = None,
+        on_event: Callable[[Event], Any] | None = None,
         meta: Mapping[str, Any] | None = None,
     ) -> RunRecord:
-        """Run one request without blocking the event loop; cancelling the awaiting task cancels
-        the run (and still waits for it to stop)."""
-        handle = self.start(prompt, thread=thread, history=history, meta=meta, events=on_event is not None)
-        try:
-            async for event in handle.events():
-                if on_event is not None:
-                    on_event(event)
-            record: RunRecord = await handle.result()
-        finally:
-            handle.cancel()  # a no-op once the run has ended
-        return record
+        """Run one request (see :meth:`drive`); cancelling the awaiting task cancels the run."""
+        return await self.drive(prompt, thread=thread, history=history, on_event=on_event, meta=meta)

@@ -125,7 +125,6 @@ def make_worker(config: BatchConfig, *, max_parallel: int) -> TaskWorker:
         choice,
         memory=config.memory,
         trace_content=config.trace_content,
-        max_parallel=max_parallel,
         meta={"batch": config.name()},
     )
 

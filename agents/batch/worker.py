@@ -18,7 +18,7 @@ import json
 import os
 import socket
 from collections.abc import Mapping
-from contextlib import ExitStack
+from contextlib import AsyncExitStack, ExitStack
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,7 +30,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from agents.batch.tasks import Task
 from agents.warm import AgentChoice, RunRecord, WarmAgent
 from graphs.errors import QwenGraphError
-from graphs.memory import open_checkpointer
+from graphs.memory import aopen_checkpointer
 
 Outcome = dict[str, Any]
 
@@ -99,7 +99,6 @@ class AgentWorker:
         choice: the agent and its settings.
         memory: thread memory URI for tasks with a ``thread`` (``None``: the default SQLite file).
         trace_content: keep prompts and answers as text in the trace rows.
-        max_parallel: tasks this worker runs at once.
         meta: facts every trace row carries (the batch name).
     """
 
@@ -109,18 +108,14 @@ class AgentWorker:
         *,
         memory: str | None = None,
         trace_content: bool = False,
-        max_parallel: int = 16,
         meta: Mapping[str, Any] | None = None,
-        threads: bool = True,
     ) -> None:
         self.choice = choice
         self.memory = memory
         self.trace_content = trace_content
-        self.max_parallel = max_parallel
         self.meta = dict(meta or {})
-        self.threads = threads
         self.name = worker_name()
-        self._stack = ExitStack()
+        self._stack = AsyncExitStack()
         self._saver: BaseCheckpointSaver[Any] | None = None
         self._agents: dict[tuple[str | None, str | None], WarmAgent] = {}
         self._lock = asyncio.Lock()
@@ -132,7 +127,7 @@ class AgentWorker:
     async def __aexit__(self, *exc: object) -> None:
         for agent in self._agents.values():
             agent.close()
-        self._stack.close()
+        await self._stack.aclose()
 
     async def _agent(self, variables: Mapping[str, Any]) -> WarmAgent:
         """The warm agent for a task's settings (``mode``, ``language``), opened on first use."""
@@ -140,8 +135,8 @@ class AgentWorker:
         async with self._lock:
             agent = self._agents.get(key)
             if agent is None:
-                if not self._agents and self.threads:
-                    self._saver = self._stack.enter_context(open_checkpointer(self.memory))
+                if self._saver is None:
+                    self._saver = await self._stack.enter_async_context(aopen_checkpointer(self.memory))
                 choice = self.choice
                 if any(key):
                     choice = replace(choice, mode=key[0] or choice.mode, language=key[1] or choice.language)
@@ -149,7 +144,6 @@ class AgentWorker:
                     choice,
                     checkpointer=self._saver,
                     trace_content=self.trace_content,
-                    max_parallel=self.max_parallel,
                     meta=self.meta,
                 )
                 await agent.__aenter__()
