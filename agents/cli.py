@@ -26,6 +26,7 @@ from agents.cli_graph import register as register_graph
 from agents.cli_models import models_app
 from agents.cli_progress import Activity, StatusLine, warm_engine
 from agents.cli_retrieval import register as register_retrieval
+from agents.cli_serve import register as register_serve
 from agents.cli_threads import MEMORY_HELP, maybe_checkpointer
 from agents.cli_threads import register as register_threads
 from agents.cli_trace import trace_app
@@ -50,6 +51,7 @@ register_threads(app)
 register_workflow(app)
 register_export(app)
 register_batch(app)
+register_serve(app)
 app.command("doctor")(doctor_command)
 register_graph(app)
 app.add_typer(trace_app, name="trace", help="Inspect recorded runs: model and tool calls, tokens, timings.")
