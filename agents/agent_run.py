@@ -26,13 +26,13 @@ from agents.router import DEFAULT_RULES, RouteDecision, Rule, route_request
 from agents.runner import run
 from agents.settings import resolve_model
 from agents.spec import AgentCatalog, AgentSpec, ThinkPolicy, builtin_agents
-from agents.toolbox import DEFAULT_TOOLS, ToolItem, open_tools
+from agents.toolbox import DEFAULT_TOOLS, ToolItem, open_tools, search_budget
 from graphs.errors import ConfigError
 from graphs.models.chat import ChatQwen
 from graphs.models.install import list_models
 from graphs.models.profiles import get_profile
 from graphs.summary import RunSummary
-from tools.retrieval import default_db_path
+from tools.retrieval import default_db_path, resolve_index
 
 AUTO = "auto"
 DEFAULT_MAX_STEPS = 8
@@ -113,11 +113,13 @@ def plan_run(
     rules: Sequence[Rule] = DEFAULT_RULES,
     has_index: bool | None = None,
     graph: str | None = None,
+    index: Path | None = None,
 ) -> RunPlan:
     """Resolve ``qwengraph run`` settings: a plain run (``agent=None``), a named agent, or ``"auto"``.
 
-    ``None`` arguments were not given by the user. ``has_index`` (``None``: look now) tells the
-    router and the coding assistant whether a document index exists. ``graph`` is for plain runs
+    ``None`` arguments were not given by the user. ``has_index`` (``None``: look now whether
+    ``index``, default the default index, exists) tells the router and the coding assistant
+    whether there are documents to search. ``graph`` is for plain runs
     (:data:`PLAIN_GRAPHS`; default ``auto``); an agent names its own.
     """
     if graph is not None and (agent is not None or graph not in PLAIN_GRAPHS):
@@ -126,7 +128,7 @@ def plan_run(
             if agent is not None
             else f"unknown graph {graph!r} for a plain run: choose from {', '.join(PLAIN_GRAPHS)}"
         )
-    indexed = default_db_path().exists() if has_index is None else has_index
+    indexed = (index or default_db_path()).exists() if has_index is None else has_index
     decision = None
     if agent == AUTO:
         decision = route_request(prompt, has_index=indexed, rules=rules)
@@ -217,6 +219,8 @@ def run_agent(
     language: str | None = None,
     catalog: AgentCatalog | None = None,
     tools: Sequence[ToolItem] | None = None,
+    db: Path | str | None = None,
+    index: str | None = None,
     **options: Any,
 ) -> RunSummary:
     """Run an agent (a name, ``"auto"`` or a spec) on ``prompt`` and return its summary.
@@ -234,18 +238,25 @@ def run_agent(
         tools: replaces the agent's tools (as ``--tools`` does): built-in names, installed names,
             ``module:attribute`` references or tool objects; to add to them, give
             ``agent.with_tools(...)`` (see :meth:`agents.spec.AgentSpec.with_tools`).
+        db: the document index file ``search`` uses (default: the default index).
+        index: or a named index under ``$QWENGRAPH_HOME`` (see :func:`tools.retrieval.index_path`).
         **options: passed to :func:`agents.runner.run` (``thread``, ``on_event``, ``trace``...).
     """
+    path = resolve_index(db, index)
     if isinstance(agent, AgentSpec):
         plan = plan_for_spec(agent.with_variables(mode=mode, language=language), tools=tools)
     else:
-        plan = plan_run(prompt, agent=agent, mode=mode, language=language, catalog=catalog, tools=tools)
+        plan = plan_run(
+            prompt, agent=agent, mode=mode, language=language, catalog=catalog, tools=tools, index=path
+        )
     llm = chat_model or make_model(plan, model=model, base_url=base_url)
     if plan.thinking_budget is not None and llm.thinking_budget is None:
         llm = llm.model_copy(update={"thinking_budget": plan.thinking_budget})
     if plan.think == AUTO and llm.think is None:
         llm = llm.model_copy(update={"think": AUTO})
-    with open_tools(plan.tools, session_id=options.get("thread") or "agent") as opened:
+    session = options.get("thread") or "agent"
+    budget = search_budget(llm.model)
+    with open_tools(plan.tools, session_id=session, index=path, search_tokens=budget) as opened:
         return run(
             prompt,
             chat_model=llm,

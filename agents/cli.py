@@ -16,7 +16,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from agents.agent_run import make_model, plan_run, run_think
+from agents.agent_run import make_model, pick_model, plan_run, run_think
 from agents.cli_batch import register as register_batch
 from agents.cli_common import Display, ProfileOpt, TerminalApprover, clean_errors, fail
 from agents.cli_doctor import doctor_command
@@ -25,6 +25,7 @@ from agents.cli_export import register as register_export
 from agents.cli_graph import register as register_graph
 from agents.cli_models import models_app
 from agents.cli_progress import Activity, StatusLine, warm_engine
+from agents.cli_retrieval import DbOption, IndexOption
 from agents.cli_retrieval import register as register_retrieval
 from agents.cli_serve import register as register_serve
 from agents.cli_threads import MEMORY_HELP, maybe_checkpointer
@@ -32,9 +33,10 @@ from agents.cli_threads import register as register_threads
 from agents.cli_trace import trace_app
 from agents.cli_workflow import register as register_workflow
 from agents.runner import Event, check_images, run
-from agents.toolbox import open_tools, parse_approve, parse_tool_names
+from agents.toolbox import open_tools, parse_approve, parse_tool_names, search_budget
 from graphs.errors import ConfigError
 from graphs.models.cassette import record, replay
+from tools.retrieval import resolve_index
 
 app = typer.Typer(
     name="qwengraph",
@@ -148,6 +150,8 @@ def run_command(
         list[Path] | None,
         typer.Option("--image", help="An image file for the prompt (repeatable; vision models only)."),
     ] = None,
+    db: DbOption = None,
+    index_name: IndexOption = None,
 ) -> None:
     """Run an agent on PROMPT: plain ReAct with --tools, or a named --agent (its tools and prompt)."""
     if not prompt.strip():
@@ -159,6 +163,7 @@ def run_command(
     with clean_errors():
         approve_names = parse_approve(approve)
         engine = engine_options(ctx, threads, batch, extra_bufts)
+        index_file = resolve_index(db, index_name)
         plan = plan_run(
             prompt,
             agent=agent,
@@ -169,6 +174,7 @@ def run_command(
             mode=mode,
             language=language,
             graph=graph,
+            index=index_file,
         )
     if plan.reason and not as_json:
         note = f"agent: {plan.agent or 'plain'} ({plan.reason})"
@@ -176,7 +182,12 @@ def run_command(
     with (
         clean_errors(),
         cassette_context(record_to, replay_from),
-        open_tools(plan.tools, session_id=thread or "cli") as tools,
+        open_tools(
+            plan.tools,
+            session_id=thread or "cli",
+            index=index_file,
+            search_tokens=search_budget(pick_model(model, plan.model)),
+        ) as tools,
         maybe_checkpointer(thread is not None, memory) as saver,
         status or nullcontext(),
     ):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
+from pathlib import Path
 from typing import Any
 
 from langchain_core.tools import BaseTool
@@ -19,10 +20,19 @@ from graphs.errors import ConfigError
 from tools import calculator, symbolic
 from tools.code_runner import make_sandbox
 from tools.retrieval import Index, default_db_path, make_search_tool
+from tools.retrieval.passages import DEFAULT_BUDGET
 from tools.run_python import make_run_python
 
 TOOL_NAMES = ("calculator", "symbolic", "run_python", "search")
 DEFAULT_TOOLS = ("calculator",)
+SERVER_SEARCH_BUDGET = 4000
+"""Tokens of passages per search for server models (32k context); local models get
+:data:`~tools.retrieval.passages.DEFAULT_BUDGET` (their context is 8k)."""
+
+
+def search_budget(model_uri: str | None) -> int:
+    """How many tokens of passages one ``search`` may return for this model."""
+    return DEFAULT_BUDGET if model_uri is None or model_uri.startswith("local:") else SERVER_SEARCH_BUDGET
 
 
 ToolItem = str | BaseTool | Any
@@ -69,13 +79,20 @@ def tool_label(item: ToolItem) -> str:
 
 
 @contextmanager
-def open_tools(items: Sequence[ToolItem], *, session_id: str = "cli") -> Iterator[list[BaseTool]]:
+def open_tools(
+    items: Sequence[ToolItem],
+    *,
+    session_id: str = "cli",
+    index: Path | None = None,
+    search_tokens: int = DEFAULT_BUDGET,
+) -> Iterator[list[BaseTool]]:
     """Build the tools for one run and release what they hold when it ends.
 
     ``items`` are built-in names, installed names, ``module:attribute`` references or tool objects
     (see :mod:`agents.tool_refs`). ``run_python`` fails closed (``SandboxUnavailable``) when no
-    sandbox can run here; ``search`` needs an index made with ``qwengraph ingest``. Two tools with the
-    same name are a :class:`ConfigError`.
+    sandbox can run here; ``search`` needs an index made with ``qwengraph ingest``: ``index``
+    (default: the default index), showing at most ``search_tokens`` tokens of passages per call.
+    Two tools with the same name are a :class:`ConfigError`.
     """
     with ExitStack() as stack:
         tools: list[BaseTool] = []
@@ -94,12 +111,12 @@ def open_tools(items: Sequence[ToolItem], *, session_id: str = "cli") -> Iterato
                 stack.callback(sandbox.close)
                 tools.append(make_run_python(sandbox, session_id))
             elif name == "search":
-                path = default_db_path()
+                path = index or default_db_path()
                 if not path.exists():
                     raise ConfigError(f"no document index at {path}: run `qwengraph ingest PATH...` first")
-                index = Index(path, create=False)
-                stack.callback(index.close)
-                tools.append(make_search_tool(index))
+                opened = Index(path, create=False)
+                stack.callback(opened.close)
+                tools.append(make_search_tool(opened, budget=search_tokens))
             else:
                 installed = installed_tools() if installed is None else installed
                 if name not in installed:

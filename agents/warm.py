@@ -40,7 +40,7 @@ from agents.arunner import astream
 from agents.conversation import aseed_thread, athread_conversation
 from agents.run_core import Event
 from agents.run_handle import RunHandle
-from agents.toolbox import open_tools
+from agents.toolbox import open_tools, search_budget
 from graphs.errors import QwenGraphError, RunCancelled
 from graphs.memory.traces import TraceRecorder
 from graphs.models.chat import ChatQwen
@@ -211,7 +211,11 @@ class WarmAgent:
                 profile=choice.profile,
             )
             others = [name for name in plan.tools if name != PYTHON_TOOL]
-            tools = self._stack.enter_context(open_tools(others, session_id=f"warm-{key or 'plain'}"))
+            tools = self._stack.enter_context(
+                open_tools(
+                    others, session_id=f"warm-{key or 'plain'}", search_tokens=search_budget(llm.model)
+                )
+            )
             python = PYTHON_TOOL in plan.tools
             if python and self._sandbox is None:
                 from tools.code_runner import make_sandbox  # noqa: PLC0415 - only agents that run code

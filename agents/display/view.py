@@ -71,6 +71,8 @@ class RunView:
             self._append(event.kind, event.text)
         elif event.kind == "progress":
             self.segments.append(Segment("progress", event.text))
+        elif event.kind in ("tool_call", "summary"):  # the card comes with the result; the footer at the end
+            return
         else:
             self.segments.append(Segment("tool", event.text, event.name, event.args))
 
