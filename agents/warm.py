@@ -149,6 +149,9 @@ class WarmAgent:
         self._ready: dict[str, _Ready] = {}
         self._sandbox: Any = None
         self._lock = threading.Lock()
+        # Threadless runs share one in-memory saver (each under its own id, deleted when the run
+        # has ended), so the saver passed to the graph is the same object on every run.
+        self._scratch = InMemorySaver()
 
     # --- lifecycle --------------------------------------------------------------------------------
 
@@ -270,7 +273,7 @@ class WarmAgent:
             prompt=prompt,
             meta={**self.meta, **(meta or {}), "thread": thread},
         )
-        saver = self.checkpointer if thread else InMemorySaver()
+        saver = self.checkpointer if thread else self._scratch
         thread_id = thread or f"run-{trace_id[:12]}"
         session = f"{thread_id}-{trace_id[:8]}"
         summary: RunSummary | None = None
@@ -350,6 +353,8 @@ class WarmAgent:
             record.messages = await athread_conversation(saver, thread_id)
         except Exception:  # noqa: BLE001 - the conversation is a bonus; the record stands without it
             record.messages = []
+        if saver is self._scratch:
+            await saver.adelete_thread(thread_id)  # a threadless run leaves nothing behind
         return record
 
     def start(

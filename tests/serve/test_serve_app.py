@@ -274,3 +274,17 @@ async def test_metrics_count_requests_tokens_tools_and_first_tokens(opened: Open
     assert values['qwengraph_time_to_first_token_seconds_count{agent="math-tutor"}'] == 1  # streamed only
     assert values['qwengraph_completion_tokens_per_second_count{agent="math-tutor"}'] == 2
     assert values['qwengraph_requests_in_progress{agent="math-tutor"}'] == 0
+
+
+async def test_requests_without_a_conversation_leave_no_state_behind(
+    opened: Open, model_server: VLLMServer
+) -> None:
+    server, client = await opened()
+    await client.post("/v1/chat/completions", json=ask("calc: What is 17*23?", stream=True))
+    await client.post("/v1/chat/completions", json=ask("plain"))
+    model_server.fail_next(1, status=400)
+    await client.post("/v1/chat/completions", json=ask("fails"))
+    agent = server.agents["math-tutor"]
+    # Threadless runs share one in-memory saver (so the graph sees the same saver each time) and
+    # each run's checkpoints are deleted when it ends: a long-running server does not grow.
+    assert not any(agent._scratch.storage.values()) and not agent._scratch.writes
