@@ -175,15 +175,10 @@ class Server:
                 headers={"Retry-After": str(retry)},
             )
         try:
-            declared = int(request.headers.get("content-length") or 0)
-            if declared > self.config.limits.max_body_bytes:
-                raise WireError(
-                    413,
-                    f"request body over {self.config.limits.max_body_bytes:,} bytes",
-                    kind="invalid_request_error",
-                    code="request_too_large",
-                )
-            req = parse_request(await request.body(), request.headers, self.config.limits)
+            limit = self.config.limits.max_body_bytes
+            if int(request.headers.get("content-length") or 0) > limit:
+                raise _too_large(limit)
+            req = parse_request(await _read_body(request, limit), request.headers, self.config.limits)
             agent = self.agents.get(req.agent)
             if agent is None:
                 known = ", ".join(self.agents)
@@ -371,6 +366,22 @@ class _Call:
     holder: asyncio.Lock | None = None
     first: float | None = None
     ended: bool = False
+
+
+def _too_large(limit: int) -> WireError:
+    return WireError(
+        413, f"request body over {limit:,} bytes", kind="invalid_request_error", code="request_too_large"
+    )
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The body, refused as soon as it grows past ``limit`` (a chunked upload declares no length)."""
+    body = bytearray()
+    async for piece in request.stream():
+        body += piece
+        if len(body) > limit:
+            raise _too_large(limit)
+    return bytes(body)
 
 
 def _error(

@@ -288,3 +288,20 @@ async def test_requests_without_a_conversation_leave_no_state_behind(
     # Threadless runs share one in-memory saver (so the graph sees the same saver each time) and
     # each run's checkpoints are deleted when it ends: a long-running server does not grow.
     assert not any(agent._scratch.storage.values()) and not agent._scratch.writes
+
+
+async def test_a_chunked_body_is_cut_off_at_the_limit(opened: Open, model_server: VLLMServer) -> None:
+    _, client = await opened(limits=Limits(max_body_bytes=2000))
+    sent = 0
+
+    async def endless() -> AsyncIterator[bytes]:  # no Content-Length: transfer-encoding chunked
+        nonlocal sent
+        yield b'{"model": "math-tutor", "messages": [{"role": "user", "content": "'
+        for _ in range(1000):
+            sent += 1
+            yield b"x" * 1000
+
+    reply = await client.post("/v1/chat/completions", content=endless())
+    assert (reply.status_code, reply.json()["error"]["code"]) == (413, "request_too_large")
+    assert sent < 10  # refused after the first few kilobytes, not after reading the megabyte
+    assert model_server.chat_requests == []
