@@ -33,7 +33,16 @@ from agents.serve.guard import DEFAULT_BURST, DEFAULT_RATE, ApiKey, Guard, Limit
 from agents.serve.metrics import CONTENT_TYPE, Metrics
 from agents.serve.reqlog import RequestLog
 from agents.serve.sse import EventWriter, StreamingSSE
-from agents.serve.wire import ChatRequest, Completion, WireError, error_body, parse_request, usage_of
+from agents.serve.wire import (
+    ChatRequest,
+    Completion,
+    WireError,
+    error_body,
+    parse_request,
+    read_body,
+    too_large,
+    usage_of,
+)
 from agents.warm import AgentChoice, RunRecord, WarmAgent
 from graphs.errors import ConfigError, ModelError, QwenGraphError
 from graphs.memory import aopen_checkpointer
@@ -177,8 +186,8 @@ class Server:
         try:
             limit = self.config.limits.max_body_bytes
             if int(request.headers.get("content-length") or 0) > limit:
-                raise _too_large(limit)
-            req = parse_request(await _read_body(request, limit), request.headers, self.config.limits)
+                raise too_large(limit)
+            req = parse_request(await read_body(request.stream(), limit), request.headers, self.config.limits)
             agent = self.agents.get(req.agent)
             if agent is None:
                 known = ", ".join(self.agents)
@@ -366,22 +375,6 @@ class _Call:
     holder: asyncio.Lock | None = None
     first: float | None = None
     ended: bool = False
-
-
-def _too_large(limit: int) -> WireError:
-    return WireError(
-        413, f"request body over {limit:,} bytes", kind="invalid_request_error", code="request_too_large"
-    )
-
-
-async def _read_body(request: Request, limit: int) -> bytes:
-    """The body, refused as soon as it grows past ``limit`` (a chunked upload declares no length)."""
-    body = bytearray()
-    async for piece in request.stream():
-        body += piece
-        if len(body) > limit:
-            raise _too_large(limit)
-    return bytes(body)
 
 
 def _error(

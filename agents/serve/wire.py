@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,6 +51,23 @@ class WireError(Exception):
 def error_body(message: str, *, kind: str, code: str, param: str | None = None) -> dict[str, Any]:
     """OpenAI's error object."""
     return {"error": {"message": message, "type": kind, "code": code, "param": param}}
+
+
+def too_large(limit: int) -> WireError:
+    """A 413: the body is over ``limit`` bytes."""
+    return WireError(
+        413, f"request body over {limit:,} bytes", kind="invalid_request_error", code="request_too_large"
+    )
+
+
+async def read_body(stream: AsyncIterator[bytes], limit: int) -> bytes:
+    """The body, refused as soon as it grows past ``limit`` (a chunked upload declares no length)."""
+    body = bytearray()
+    async for piece in stream:
+        body += piece
+        if len(body) > limit:
+            raise too_large(limit)
+    return bytes(body)
 
 
 def bad_request(message: str, *, param: str | None = None, code: str = "invalid_request") -> WireError:
@@ -95,12 +112,7 @@ def text_of(content: Any, where: str) -> str:
 def parse_request(raw: bytes, headers: Mapping[str, str], limits: Limits) -> ChatRequest:
     """Check a request body against the format and the limits (:class:`WireError` otherwise)."""
     if len(raw) > limits.max_body_bytes:
-        raise WireError(
-            413,
-            f"request body over {limits.max_body_bytes:,} bytes",
-            kind="invalid_request_error",
-            code="request_too_large",
-        )
+        raise too_large(limits.max_body_bytes)
     try:
         body = json.loads(raw)
     except ValueError as err:
