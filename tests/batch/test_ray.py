@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import sqlite3
@@ -88,6 +89,7 @@ def ray_cluster() -> Iterator[tuple[str, dict[str, str]]]:
     finally:
         _stop(head)
         log.close()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def test_tasks_spread_over_two_ray_workers_with_the_same_outputs_and_resume(
