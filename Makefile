@@ -8,7 +8,7 @@ SMOKE_MODEL ?= qwen2.5-coder-0.5b
 PACKAGES := agents tools graphs prompts
 DEMO_PROMPT ?= A company's revenue grows 15% a year from \$$2M in 2020. Will it reach \$$5M by 2025? If not, what yearly growth rate would it need?
 
-.PHONY: setup setup-local setup-transformers system-deps test lint demo demo-replay smoke doctor clean
+.PHONY: setup setup-local setup-transformers setup-ray system-deps test test-ray lint demo demo-replay smoke doctor clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,14 @@ setup-transformers: setup
 	$(BIN)/python -m pip install -q "$(TORCH_CPU)" $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX))
 	$(BIN)/python -m pip install -q -e ".[dev,transformers]"
 
+## setup-ray: the Ray executor of `qwengraph batch` (the ray extra, ~240 MB; not in the dev setup)
+RAY_STAMP := $(VENV)/.installed-ray
+$(RAY_STAMP): $(STAMP)
+	$(BIN)/python -m pip install -q -e ".[dev,ray]"
+	touch $(RAY_STAMP)
+
+setup-ray: $(RAY_STAMP)
+
 ## system-deps: bubblewrap (code-runner sandbox), PostgreSQL (memory suite), Graphviz (graph drawings), Chromium (trace browser test), via apt when root
 system-deps:
 	@if command -v bwrap >/dev/null && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && command -v dot >/dev/null && command -v chromium >/dev/null; then :; \
@@ -44,6 +52,10 @@ system-deps:
 ## test: the offline test suite (replayed cassettes; no model server, no network)
 test: setup system-deps
 	$(BIN)/pytest
+
+## test-ray: `batch --executor ray` on a real local Ray cluster (slow; make test skips it without Ray)
+test-ray: setup-ray
+	$(BIN)/pytest tests/batch/test_ray.py -p no:cacheprovider
 
 ## lint: ruff (lint + format) and mypy strict on the four packages
 lint: setup

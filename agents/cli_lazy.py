@@ -51,6 +51,18 @@ LAZY_COMMANDS = (
         AGENTS,
     ),
     LazyCommand(
+        "batch",
+        "agents.cli_batch:batch_command",
+        "Run an agent over TASKS (JSON lines): concurrent, resumable, with a results database.",
+        AGENTS,
+    ),
+    LazyCommand(
+        "serve",
+        "agents.cli_serve:serve_command",
+        "Offer agents over an OpenAI-compatible API (/v1/models, /v1/chat/completions, /metrics).",
+        AGENTS,
+    ),
+    LazyCommand(
         "threads", "agents.cli_threads:threads_app", "List, show and delete saved conversations.", HISTORY
     ),
     LazyCommand(

@@ -23,7 +23,8 @@
     │   ├── MemoryURIError         a memory URI of none of the accepted forms
     │   ├── ThreadBusy             another run holds the thread's lock (and the caller would not wait)
     │   └── TraceNotFound          no recorded run with that id (or the id prefix is ambiguous)
-    └── RateLimited                a user sent requests faster than allowed (carries ``retry_after``)
+    ├── RateLimited                a user sent requests faster than allowed (carries ``retry_after``)
+    └── RunCancelled               the caller cancelled a run (its client went away, a batch stopped)
 
 Warnings (``QwenGraphWarning``, a ``UserWarning``) report what went wrong without failing the run,
 e.g. ``TraceNotWritten``: the answer stands, its trace could not be stored; the CLI prints them as
@@ -209,6 +210,12 @@ class RateLimited(QwenGraphError):
         super().__init__(message)
         self.user_id = user_id
         self.retry_after = retry_after
+
+
+class RunCancelled(QwenGraphError):
+    """The caller cancelled a run before it finished (its client went away, the batch was stopped)."""
+
+    exit_code = ExitCode.INTERRUPTED
 
 
 class QwenGraphWarning(UserWarning):

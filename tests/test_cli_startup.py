@@ -67,7 +67,7 @@ def test_the_top_level_help_lists_commands_in_groups_run_first() -> None:
     start = next(i for i, line in enumerate(lines) if line.startswith("╭─ Run agents"))
     end = next(i for i in range(start, len(lines)) if lines[i].startswith("╰"))
     names = [line.split()[1] for line in lines[start + 1 : end] if line[2:3].strip()]
-    assert names == ["run", "chat", "resume"]
+    assert names == ["run", "chat", "resume", "batch", "serve"]
 
 
 def test_run_help_shows_clean_placeholders() -> None:
