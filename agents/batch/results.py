@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from graphs.errors import ConfigError, MemoryError_
-from graphs.memory.backends import CONNECT_TIMEOUT_S, parse_uri
+from graphs.memory.backends import parse_uri
+from graphs.memory.postgres import CONNECT_TIMEOUT_S
 
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("line", "INTEGER"), ("status", "TEXT"), ("prompt", "TEXT"), ("thread", "TEXT"), ("answer", "TEXT"),
