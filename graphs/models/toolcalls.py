@@ -367,3 +367,52 @@ class StreamedToolCalls:
                 for c in ordered
             ]
         )
+
+
+def fit_to_tools(
+    calls: Sequence[ToolCall], tools: Collection[str], *, check_names: bool = True
+) -> tuple[list[ToolCall], list[BadToolCall]]:
+    """Split text-form calls into those that fit the offered tools and those that do not.
+
+    ``tools`` are the offered tool names, or a mapping of each name to its ``parameters`` JSON
+    schema (as the transports pass it). A call to a tool that is not offered (with
+    ``check_names``), one missing a required argument, or one passing an argument its schema does
+    not list (unless the schema allows more) cannot run as written, so it is not a call: it becomes
+    a :class:`BadToolCall` whose error tells the model what to fix. Small models otherwise "call" a
+    function that merely sounds related to the question, or one they made up.
+    """
+    schemas: Mapping[str, Any] = tools if isinstance(tools, Mapping) else dict.fromkeys(tools)
+    good: list[ToolCall] = []
+    bad: list[BadToolCall] = []
+    for call in calls:
+        problem = _misfit(call, schemas, check_names)
+        if problem is None:
+            good.append(call)
+        else:
+            raw = json.dumps({"name": call.name, "arguments": call.args}, ensure_ascii=False, default=str)
+            bad.append(BadToolCall(raw=raw, error=problem, name=call.name, id=call.id))
+    return good, bad
+
+
+def _misfit(call: ToolCall, schemas: Mapping[str, Any], check_names: bool) -> str | None:
+    if call.name not in schemas:
+        if not check_names or not schemas:
+            return None
+        return f"there is no tool named {call.name!r}; the tools are: {', '.join(sorted(schemas))}"
+    parameters = schemas[call.name]
+    if not isinstance(parameters, Mapping):
+        return None
+    required = [r for r in parameters.get("required") or () if isinstance(r, str)]
+    missing = [r for r in required if r not in call.args]
+    if missing:
+        needs = ", ".join(missing)
+        return f"tool {call.name!r} needs the argument(s) {needs}: take their values from the request"
+    properties = parameters.get("properties")
+    if isinstance(properties, Mapping) and properties and parameters.get("additionalProperties") is not True:
+        unknown = [a for a in call.args if a not in properties]
+        if unknown:
+            return (
+                f"tool {call.name!r} takes no argument(s) {', '.join(unknown)}; "
+                f"its arguments are: {', '.join(properties)}"
+            )
+    return None

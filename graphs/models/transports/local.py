@@ -6,7 +6,10 @@ answer. Forcing a tool call prefills ``<tool_call>\\n{"name": "``: measured here
 Qwen2.5-Coder-1.5B, prefilling only ``<tool_call>\\n{`` splits the model's own ``{"`` token and it
 stops at once (as it does after ``<tool_call>\\n``), while the longer prefill gave a call every
 time. Generation stops as soon as the forced call's JSON object closes, since small models go on
-to compute the answer themselves. Output goes through the same dialect functions as every server.
+to compute the answer themselves. Unforced, a reply may hold several ``<tool_call>`` blocks (one
+per call: BFCL's parallel cases); after a ``</tool_call>`` only blanks and another block may
+follow, anything else (an answer guessed before the results, an invented ``<tool_response>``)
+ends the reply (:class:`CallsEnd`). Output goes through the same dialect functions as every server.
 
 The ``Engine`` protocol (:mod:`graphs.models.transports.engine`) is the seam: ``LlamaEngine``
 (:mod:`graphs.models.transports.llama`) runs the model; cassettes record and replay at this seam
@@ -167,6 +170,7 @@ class LocalTransport:
             expect_thinking=self.can_think and request.think is not False and request.prefill is None,
             keep_edges=request.prefill is not None,
             thinking_forced=request.thinking_forced,
+            check_names=request.tool_choice != "required",
         )
         deltas: list[Delta] = []
         finish: str | None = None
@@ -176,12 +180,13 @@ class LocalTransport:
             if first is not None:
                 deltas.append(first)
         closing = JSONEnd(prefill[len("<tool_call>\n") :]) if prefill else None
+        ends = CallsEnd()
         prompt_tokens = 0
         budget = self._meter(request, prefill)
         pieces = self._pieces(prompt, sampling, budget)
         for produced, piece in enumerate(pieces, 1):
             prompt_tokens = max(prompt_tokens, piece.prompt_tokens)
-            text, cut = _cut(piece, closing, scanner)
+            text, cut = _cut(piece, closing, ends, scanner)
             if text:
                 delta = assembler.feed(content=text)
                 if delta is not None:
@@ -294,20 +299,80 @@ class JSONEnd:
         return None
 
 
-def _cut(piece: Piece, closing: JSONEnd | None, scanner: StopScanner) -> tuple[str, str | None]:
+def _cut(
+    piece: Piece, closing: JSONEnd | None, ends: CallsEnd, scanner: StopScanner
+) -> tuple[str, str | None]:
     """The text of ``piece`` to pass on, and ``"tool_calls"``/``"stop"`` when generation must end
-    here: the forced call's JSON closed, or a stop string was reached."""
+    here: the forced call's JSON closed, the tool calls are over, or a stop string was reached."""
     text = piece.text
     if closing is not None and text:
         end = closing.feed(text)
         if end is not None:  # the forced call is complete: keep it, stop generating
             return text[:end] + "\n</tool_call>", "tool_calls"
+    text = ends.feed(text)
+    over = "tool_calls" if ends.done else None
+    if piece.finish_reason or over:
+        text += ends.flush()
     if not scanner.stops:
-        return text, None
+        return text, over
     text = scanner.feed(text)
     if scanner.hit is not None:
         return text, "stop"
-    return (text + scanner.flush() if piece.finish_reason else text), None
+    return (text + scanner.flush() if piece.finish_reason or over else text), over
+
+
+CALL_OPEN, CALL_CLOSE = "<tool_call>", "</tool_call>"
+
+
+class CallsEnd:
+    """Ends a reply after its tool calls: once a ``</tool_call>`` closed a block, only blanks and
+    another ``<tool_call>`` block may follow; anything else ends the reply there (``done``).
+
+    Text is passed on as it comes, except a possible start of ``</tool_call>`` and the text after a
+    closed block, which are held until it is clear what they are.
+    """
+
+    def __init__(self) -> None:
+        self.buffer = ""
+        self.after_call = False
+        self.done = False
+
+    def feed(self, text: str) -> str:
+        """Take the next piece; return the text that may be passed on."""
+        if self.done:
+            return ""
+        self.buffer += text
+        out: list[str] = []
+        while True:
+            if not self.after_call:
+                index = self.buffer.find(CALL_CLOSE)
+                if index < 0:
+                    keep = max(
+                        (n for n in range(1, len(CALL_CLOSE)) if self.buffer.endswith(CALL_CLOSE[:n])),
+                        default=0,
+                    )
+                    cut = len(self.buffer) - keep
+                    out.append(self.buffer[:cut])
+                    self.buffer = self.buffer[cut:]
+                    break
+                end = index + len(CALL_CLOSE)
+                out.append(self.buffer[:end])
+                self.buffer, self.after_call = self.buffer[end:], True
+                continue
+            rest = self.buffer.lstrip()
+            if rest.startswith(CALL_OPEN):
+                self.after_call = False  # another call: pass it on, look for its end
+                continue
+            if not rest or CALL_OPEN.startswith(rest):
+                break  # blanks, or the start of another block: wait for more
+            self.buffer, self.done = "", True
+            break
+        return "".join(out)
+
+    def flush(self) -> str:
+        """The held text at the end of the reply (blanks after the last call are dropped)."""
+        held, self.buffer = self.buffer, ""
+        return "" if self.after_call or self.done else held
 
 
 def _close(pieces: Iterator[Piece]) -> None:
@@ -328,6 +393,8 @@ def _merge(deltas: list[Delta]) -> Delta:
         out.usage = d.usage or out.usage
         out.thinking_budget_hit = out.thinking_budget_hit or d.thinking_budget_hit
         out.stop_sequence = d.stop_sequence or out.stop_sequence
+        out.raw_text += d.raw_text
+        out.calls_from_text = out.calls_from_text or d.calls_from_text
     return out
 
 

@@ -1,0 +1,126 @@
+"""Text-form calls must fit the offered tools; a local reply may hold several calls, then ends."""
+
+from __future__ import annotations
+
+from graphs.models.toolcalls import ToolCall, fit_to_tools
+from graphs.models.transports.assemble import DeltaAssembler, tool_schemas
+from graphs.models.transports.base import ChatRequest
+from graphs.models.transports.engine import Piece
+from graphs.models.transports.local import CallsEnd, LocalTransport
+
+AREA = {
+    "type": "function",
+    "function": {
+        "name": "area",
+        "parameters": {
+            "type": "object",
+            "properties": {"base": {"type": "integer"}, "height": {"type": "integer"}},
+            "required": ["base", "height"],
+        },
+    },
+}
+
+
+def call(name: str, **args: object) -> ToolCall:
+    return ToolCall(name, dict(args), "call_1")
+
+
+def test_calls_that_fit_pass_and_the_rest_say_what_is_wrong() -> None:
+    good, bad = fit_to_tools(
+        [
+            call("area", base=1, height=2),
+            call("bmi", weight=1),
+            call("area", base=1),
+            call("area", base=1, height=2, unit="m"),
+        ],
+        tool_schemas([AREA]),
+    )
+    assert good == [call("area", base=1, height=2)]
+    assert [b.error for b in bad] == [
+        "there is no tool named 'bmi'; the tools are: area",
+        "tool 'area' needs the argument(s) height: take their values from the request",
+        "tool 'area' takes no argument(s) unit; its arguments are: base, height",
+    ]
+    assert bad[0].name == "bmi" and '"weight": 1' in bad[0].raw
+
+
+def test_unknown_names_may_pass_for_a_forced_call_and_without_schemas() -> None:
+    assert fit_to_tools([call("bmi")], tool_schemas([AREA]), check_names=False)[0] == [call("bmi")]
+    assert fit_to_tools([call("bmi")], [])[0] == [call("bmi")]
+    assert fit_to_tools([call("bmi"), call("area")], ["area"])[0] == [call("area")], (
+        "names alone: no schema checks"
+    )
+    loose = {
+        "type": "function",
+        "function": {
+            "name": "f",
+            "parameters": {"type": "object", "properties": {"a": {}}, "additionalProperties": True},
+        },
+    }
+    assert fit_to_tools([call("f", b=1)], tool_schemas([loose]))[0] == [call("f", b=1)]
+
+
+def test_the_assembler_turns_misfit_text_calls_into_unreadable_ones() -> None:
+    assembler = DeltaAssembler(think=None, tool_names=tool_schemas([AREA]))
+    assembler.feed(content='{"name": "area", "arguments": {"base": 10}}')
+    closing = assembler.finish("stop")
+    assert closing.tool_calls == [] and closing.calls_from_text
+    assert "needs the argument(s) height" in closing.bad_tool_calls[0].error
+    assert closing.raw_text == '{"name": "area", "arguments": {"base": 10}}'
+
+
+def feed_all(ends: CallsEnd, pieces: list[str]) -> str:
+    return "".join(ends.feed(p) for p in pieces)
+
+
+def test_several_blocks_pass_and_what_follows_the_last_one_ends_the_reply() -> None:
+    ends = CallsEnd()
+    block = '<tool_call>\n{"name": "area", "arguments": {"base": 1, "height": 2}}\n</tool_call>'
+    text = feed_all(
+        ends, [block[:30], block[30:-5], block[-5:], "\n", "<tool", "_call>", "\n{}", "\n</tool_", "call>"]
+    )
+    assert text == block + "\n<tool_call>\n{}\n</tool_call>" and not ends.done
+    assert ends.feed("\nThe area is 1.") == "" and ends.done
+    assert ends.feed("more") == ""
+
+
+def test_a_reply_without_blocks_passes_whole_and_trailing_blanks_are_dropped() -> None:
+    ends = CallsEnd()
+    assert feed_all(ends, ["The answer ", "is 4 </", "b>."]) + ends.flush() == "The answer is 4 </b>."
+    ends = CallsEnd()
+    assert feed_all(ends, ["<tool_call>{}</tool_call>", "\n\n"]) + ends.flush() == "<tool_call>{}</tool_call>"
+
+
+class Scripted:
+    """An engine that replays fixed pieces and records how many were taken."""
+
+    def __init__(self, pieces: list[str]) -> None:
+        self.pieces, self.taken = pieces, 0
+
+    def complete(self, prompt: str, sampling: dict[str, object]):
+        for i, text in enumerate(self.pieces):
+            self.taken += 1
+            last = i == len(self.pieces) - 1
+            yield Piece(
+                text=text,
+                finish_reason="stop" if last else None,
+                prompt_tokens=5,
+                completion_tokens=i + 1 if last else 0,
+            )
+
+
+def test_the_local_transport_reads_several_calls_and_stops_at_an_invented_result() -> None:
+    engine = Scripted(
+        [
+            '<tool_call>\n{"name": "area", "arguments": {"base": 1, "height": 2}}\n</tool_call>\n',
+            '<tool_call>\n{"name": "area", "arguments": {"base": 3, "height": 4}}\n</tool_call>\n',
+            "<tool_response>\n2\n</tool_response>",
+            "never read",
+        ]
+    )
+    transport = LocalTransport("qwen2.5-coder-1.5b", engine=engine)
+    request = ChatRequest(model="m", messages=[{"role": "user", "content": "areas"}], tools=[AREA])
+    (delta,) = list(transport.chat(request))
+    assert [c.args for c in delta.tool_calls] == [{"base": 1, "height": 2}, {"base": 3, "height": 4}]
+    assert delta.finish_reason == "tool_calls" and engine.taken == 3
+    assert delta.raw_text.count("</tool_call>") == 2 and "tool_response" not in delta.raw_text
