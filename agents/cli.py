@@ -28,6 +28,7 @@ from agents.cli_threads import MEMORY_HELP, maybe_checkpointer
 from agents.cli_threads import register as register_threads
 from agents.cli_trace import trace_app
 from agents.cli_workflow import register as register_workflow
+from agents.eval.cli import eval_app
 from agents.runner import Event, check_images, run
 from agents.toolbox import open_tools, parse_approve, parse_tool_names
 from graphs.errors import ConfigError
@@ -49,6 +50,7 @@ register_workflow(app)
 register_export(app)
 app.command("doctor")(doctor_command)
 app.add_typer(trace_app, name="trace", help="Inspect recorded runs: model and tool calls, tokens, timings.")
+app.add_typer(eval_app, name="eval", help="Measure tool calling: BFCL and your own task sets.")
 
 
 def cassette_context(record_to: Path | None, replay_from: Path | None) -> AbstractContextManager[Any]:

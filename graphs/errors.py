@@ -18,7 +18,10 @@
     ├── MemoryError_               checkpointer / store problems (named with a trailing underscore so
     │   │                          the builtin ``MemoryError`` is never shadowed)
     │   └── TraceNotFound          no recorded run with that id (or the id prefix is ambiguous)
-    └── RateLimited                a user sent requests faster than allowed (carries ``retry_after``)
+    ├── RateLimited                a user sent requests faster than allowed (carries ``retry_after``)
+    └── EvalError                  an evaluation cannot run or be read back (``qwengraph eval``)
+        ├── EvalDataError          benchmark data could not be fetched or failed its SHA-256 check
+        └── EvalRunNotFound        no stored eval run with that id (or the id prefix is ambiguous)
 
 Exceptions carry data in attributes and never log. ``tools/`` has its own ``ToolError`` family so it
 stays usable on its own; the CLI maps both trees to one clear line on stderr.
@@ -149,3 +152,21 @@ class RateLimited(QwenGraphError):
         super().__init__(message)
         self.user_id = user_id
         self.retry_after = retry_after
+
+
+class EvalError(QwenGraphError):
+    """An evaluation could not run or be read back."""
+
+
+class EvalDataError(EvalError):
+    """Benchmark data could not be fetched, or its bytes are not the pinned release's."""
+
+    exit_code = 5
+
+
+class EvalRunNotFound(EvalError):
+    """No stored eval run has this id (or an abbreviated id matches several runs)."""
+
+    def __init__(self, message: str, *, run_id: str) -> None:
+        super().__init__(message)
+        self.run_id = run_id
