@@ -125,7 +125,9 @@ class BfclRunner:
     @property
     def local(self) -> bool:
         """Whether the model runs in process (the harness reading then needs its own completion)."""
-        return hasattr(self.transport, "engine") and hasattr(self.transport, "family")
+        from graphs.models.transports.local import LocalTransport  # noqa: PLC0415 - optional extra
+
+        return isinstance(self.transport, LocalTransport)
 
     async def evaluate(self, case: BfclCase, readings: Iterable[str]) -> list[CaseResult]:
         """The case's results in the wanted readings (on servers one call yields both)."""
@@ -185,7 +187,10 @@ class BfclRunner:
             "max_tokens": self.options.max_tokens,
             "seed": self.options.seed,
         }
-        engine = getattr(self.transport, "engine")  # noqa: B009 - the local transport's engine seam
+        from graphs.models.transports.local import LocalTransport  # noqa: PLC0415 - optional extra
+
+        assert isinstance(self.transport, LocalTransport)
+        engine = self.transport.engine  # the open cassette's replay or recording, else llama.cpp
 
         def complete() -> list[Any]:
             return list(engine.complete(prompt, sampling))
