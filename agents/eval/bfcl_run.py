@@ -74,12 +74,12 @@ def pick_cases(options: BfclOptions, data: BfclData) -> list[BfclCase]:
 
 
 def make_model(options: BfclOptions) -> ChatQwen:
-    """The chat model for the qwengraph reading (``--profile`` where the build has profiles)."""
+    """The chat model for the qwengraph reading (``--profile``: ChatQwen's Qwen generation profile)."""
     extra: dict[str, Any] = {}
     if options.profile is not None:
-        if "profile" not in ChatQwen.model_fields:
+        if "qwen_profile" not in ChatQwen.model_fields:
             raise ConfigError("--profile needs Qwen generation profiles, which this build does not have yet")
-        extra["profile"] = options.profile
+        extra["qwen_profile"] = options.profile
     return ChatQwen(
         model=options.model,
         base_url=options.base_url,

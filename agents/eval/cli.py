@@ -21,7 +21,7 @@ from rich.console import Console
 
 from agents.cli_common import clean_errors, fail
 from agents.eval.bfcl_data import BfclData, parse_categories
-from agents.eval.bfcl_run import READINGS, BfclOptions, BfclRunner, pick_cases, run_cases
+from agents.eval.bfcl_run import READINGS, BfclOptions, BfclRunner, make_model, pick_cases, run_cases
 from agents.eval.cli_output import Progressor, print_run, print_runs
 from agents.eval.recording import eval_cassette, recorded_settings
 from agents.eval.report import build_report, changed_cases, compare_table
@@ -138,6 +138,7 @@ def bfcl_command(
             options.data = str(data)
         source = BfclData(Path(options.data)) if options.data else BfclData.pinned()
         cases = pick_cases(options, source)
+        make_model(options)  # a bad --profile or model URI fails here, before a run is stored
         readings = READINGS if options.harness else READINGS[:1]
         with _store(db) as store:
             run = store.create_run("bfcl", options.model, options.config(), len(cases) * len(readings))

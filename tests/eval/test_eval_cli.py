@@ -185,3 +185,39 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, args, message) -> None:
 def test_unknown_run_ids_are_one_line(tmp_path) -> None:
     result = cli("eval", "show", "nope", "--db", str(tmp_path / "e.db"))
     assert result.exit_code == 1 and "no eval run 'nope'" in result.stderr
+
+
+def test_profile_is_passed_to_the_model_where_the_build_has_profiles(server, tmp_path, bfcl_dir) -> None:
+    from graphs.models.chat import ChatQwen
+
+    result = run_bfcl(server, tmp_path / "e.db", bfcl_dir, "--profile", "qwen3", "--json")
+    if "qwen_profile" in ChatQwen.model_fields:
+        assert result.exit_code == 0, result.stderr
+        assert json.loads(result.stdout)["config"]["profile"] == "qwen3"
+    else:
+        assert result.exit_code == 2
+        assert "--profile needs Qwen generation profiles" in result.stderr
+        assert "resume" not in result.stderr and EvalStore(tmp_path / "e.db").list_runs() == []
+
+
+def test_a_recorded_run_replays_offline_with_the_same_scores(tmp_path, bfcl_dir) -> None:
+    folder, db = tmp_path / "cassettes", tmp_path / "evals.db"
+    with VLLMServer(bfcl_script) as srv:
+        live = run_bfcl(srv, db, bfcl_dir, "--json", "--record", str(folder), "-c", "3")
+    assert live.exit_code == 0, live.stderr
+    (cassette,) = folder.glob("*.json")
+    meta = json.loads(cassette.read_text())["meta"]["qwengraph_eval"]
+    assert meta["kind"] == "bfcl" and meta["config"]["limit"] == 2
+    replayed = cli(
+        "eval", "bfcl", "--replay", str(folder), "--data", str(bfcl_dir), "--db", str(db), "--json", "-c", "3"
+    )
+    assert replayed.exit_code == 0, replayed.stderr
+
+    def scores(out: str) -> list[tuple]:
+        return [(c["readings"], c["model_calls"], c["prompt_tokens"]) for c in json.loads(out)["categories"]]
+
+    assert scores(replayed.stdout) == scores(live.stdout)
+    clash = cli("eval", "bfcl", "--replay", str(folder), "--limit", "5", "--db", str(db))
+    assert clash.exit_code == 2 and "--replay runs the recorded settings; drop --limit" in clash.stderr
+    wrong = cli("eval", "tasks", "x.jsonl", "--replay", str(folder), "--db", str(db))
+    assert wrong.exit_code == 2 and "holds a recorded bfcl eval" in wrong.stderr
