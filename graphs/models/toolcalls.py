@@ -26,7 +26,7 @@ THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
 CALL_OPEN = "<tool_call>"
 _TAGGED = re.compile(r"<tool_call>(.*?)(?:</tool_call>|(?=<tool_call>)|\Z)", re.S)
 _FENCED = re.compile(r"```[ \t]*([\w+.-]*)[^\n`]*\n(.*?)(?:```|\Z)", re.S)
-_TOKEN = re.compile(r"<think>|</think>|<tool_call>|<function=|```|^[ \t]*\{", re.M)
+_TOKEN = re.compile(r"<think>|</think>|<tool_call>|<function=|```|^[ \t]*[{\[]", re.M)
 _CALL_LIKE = re.compile(
     r"""\s*\{\s*["']name["']\s*:\s*["']([^"'\n]+)["']\s*,\s*["'](?:arguments|parameters)["']"""
 )
@@ -107,13 +107,14 @@ def parse_text_tool_calls(text: str, tool_names: Collection[str] | None = None) 
     Recognised, left to right: ``<tool_call>`` blocks holding JSON (repaired where unambiguous) or
     Qwen3-Coder's ``<function=…><parameter=…>`` XML, where the last block may lack ``</tool_call>``;
     a ```json (or unlabelled) fenced block holding a call object, a list of them, or ``<tool_call>``
-    blocks; a bare call object opening a line. Fenced and bare objects count only with a string
-    ``name`` and an ``arguments`` or ``parameters`` key (and a name from ``tool_names`` when given,
-    unless the object is exactly ``{"name": <identifier>, "arguments": ...}``, a clear call attempt),
-    else they are answer text; a broken one that starts like such a call becomes a BadToolCall.
-    Inside tags any name counts, so the graph can tell the model which tools exist. Identical calls
-    are kept once. A ``<tool_call>`` quoted as inline code (after a backtick) is prose about the
-    format, and think regions left in ``text`` are skipped. Linear in the text size.
+    blocks; a bare call object, or a bare list of them, opening a line. Fenced and bare objects
+    count only with a string ``name`` and an ``arguments`` or ``parameters`` key (and a name from
+    ``tool_names`` when given, unless the object is exactly ``{"name": <identifier>, "arguments":
+    ...}``, a clear call attempt), else they are answer text; a broken one that starts like such a
+    call becomes a BadToolCall. Inside tags any name counts, so the graph can tell the model which
+    tools exist. Identical calls are kept once. A ``<tool_call>`` quoted as inline code (after a
+    backtick) is prose about the format, and think regions left in ``text`` are skipped. Linear in
+    the text size.
     """
     calls, bad, rest = scan_calls(text, tool_names, skip_think=True)
     return TextToolCalls(calls, bad, rest.strip())
@@ -148,7 +149,7 @@ def scan_calls(
             pos = fence.end() if fence else match.end()
             if fence and fence.group(1).lower() in ("", "json") and (results := _fenced(fence, tool_names)):
                 found.append((start, pos, results))
-        else:  # a line opening with "{"
+        else:  # a line opening with "{" or "["
             start = match.end() - 1
             try:
                 value, pos = parse_prefix(text, start)

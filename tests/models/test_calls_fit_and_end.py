@@ -1,8 +1,11 @@
-"""Text-form calls must fit the offered tools; a local reply may hold several calls, then ends."""
+"""Text-form calls must fit the offered tools; several calls per reply (blocks, arrays); the tool guide."""
 
 from __future__ import annotations
 
-from graphs.models.toolcalls import ToolCall, fit_to_tools
+from graphs.models.chatml import render_chatml
+from graphs.models.qwen import ContentStream
+from graphs.models.tool_guide import TOOL_GUIDE, with_tool_guide
+from graphs.models.toolcalls import ToolCall, fit_to_tools, parse_text_tool_calls
 from graphs.models.transports.assemble import DeltaAssembler, tool_schemas
 from graphs.models.transports.base import ChatRequest
 from graphs.models.transports.engine import Piece
@@ -124,3 +127,45 @@ def test_the_local_transport_reads_several_calls_and_stops_at_an_invented_result
     assert [c.args for c in delta.tool_calls] == [{"base": 1, "height": 2}, {"base": 3, "height": 4}]
     assert delta.finish_reason == "tool_calls" and engine.taken == 3
     assert delta.raw_text.count("</tool_call>") == 2 and "tool_response" not in delta.raw_text
+
+
+def test_a_bare_or_fenced_array_of_calls_is_read_as_several_calls() -> None:
+    names = tool_schemas([AREA])
+    one, two = (f'{{"name": "area", "arguments": {{"base": {b}, "height": 2}}}}' for b in (1, 3))
+    bare = f"[{one}, {two}]"
+    assert [c.args["base"] for c in parse_text_tool_calls(bare, names).calls] == [1, 3]
+    preamble = f"Both areas:\n```json\n{bare}\n```"
+    found = parse_text_tool_calls(preamble, names)
+    assert len(found.calls) == 2 and found.text == "Both areas:"
+    prose = "[1, 2] are the sides; see [the docs](x)."
+    assert (
+        parse_text_tool_calls(prose, names).calls == [] and parse_text_tool_calls(prose, names).text == prose
+    )
+
+
+def test_a_streamed_array_is_held_until_it_can_be_read() -> None:
+    stream = ContentStream()
+    shown = stream.feed("Both:\n[") + stream.feed('{"name": "area", "arguments": {"base": 1, "height": 2}}]')
+    pieces, found = stream.finish(tool_schemas([AREA]))
+    assert [p.text for p in shown + pieces] == ["Both:"] and len(found.calls) == 1
+
+
+def request(choice: str | None = None, family_tools: list | None = None) -> ChatRequest:
+    return ChatRequest(
+        model="m",
+        messages=[{"role": "user", "content": "areas"}],
+        tools=family_tools or [AREA],
+        tool_choice=choice,
+    )
+
+
+def test_the_local_prompt_asks_small_models_for_an_array_when_they_choose() -> None:
+    transport = LocalTransport("qwen2.5-coder-1.5b", engine=Scripted([]))
+    guided = transport.prompt(request())
+    assert TOOL_GUIDE in guided and "For each function call" not in guided
+    assert guided.endswith("<|im_start|>assistant\n") and guided.count("<|im_end|>") == 2
+    forced = transport.prompt(request("required"))
+    assert TOOL_GUIDE not in forced and "For each function call" in forced, "a forced call keeps its format"
+    official = LocalTransport("qwen2.5-coder-1.5b", engine=Scripted([]), tool_guide=False).prompt(request())
+    assert official == render_chatml(request().messages, [AREA]), "tool_guide=False: Qwen's own template"
+    assert with_tool_guide("no tools here") == "no tools here"

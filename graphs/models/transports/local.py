@@ -35,6 +35,7 @@ from graphs.models.images import LOCAL_IMAGES
 from graphs.models.install import resolve_local
 from graphs.models.profile_detect import Detection, detect_local
 from graphs.models.profiles import QWEN3, QWEN25, Profile
+from graphs.models.tool_guide import GUIDED_FAMILIES, with_tool_guide
 from graphs.models.transports.assemble import DeltaAssembler, tool_schemas
 from graphs.models.transports.base import ChatRequest, Delta, Usage
 from graphs.models.transports.engine import Engine, Piece
@@ -53,6 +54,9 @@ class LocalTransport:
     two original families), else detected from the GGUF file's own metadata
     (:func:`graphs.models.profile_detect.detect_local`). Only templates reproduced byte for byte
     (:data:`graphs.models.chatml.FAMILIES`) are rendered; others are refused with a clear error.
+    When the model chooses whether to call (``tool_choice`` auto), the tools block ends with the
+    small-model tool guide instead of the template's last sentence (:mod:`graphs.models.tool_guide`);
+    ``tool_guide=False`` keeps Qwen's own template text.
     """
 
     def __init__(
@@ -63,9 +67,11 @@ class LocalTransport:
         family: ChatFamily | None = None,
         settings: EngineSettings | None = None,
         profile: Profile | None = None,
+        tool_guide: bool = True,
     ) -> None:
         self.spec = spec
         self._engine = engine
+        self.tool_guide = tool_guide
         self.settings = settings
         if profile is None and family is not None:
             profile = QWEN3 if family == "qwen3" else QWEN25
@@ -147,6 +153,8 @@ class LocalTransport:
             return text + request.prefill
         if request.tools and request.tool_choice == "required":
             text += FORCED_CALL_PREFILL
+        elif request.tools and self.tool_guide and self.family in GUIDED_FAMILIES:
+            text = with_tool_guide(text)
         return text
 
     def chat(self, request: ChatRequest) -> Iterator[Delta]:
