@@ -30,7 +30,13 @@ OUTPUTS = ROOT / "tests" / "fixtures" / "bfcl" / "real_outputs.json"
 
 
 def evaluate(
-    model: str, categories: list[str], sample: int, seed: int, record: Path | None, outputs: bool = False
+    model: str,
+    categories: list[str],
+    sample: int,
+    seed: int,
+    record: Path | None,
+    outputs: bool = False,
+    harness: bool = True,
 ) -> dict:
     """Run the sample (recording it, and keeping its decoded outputs, when asked); the report as JSON."""
     from rich.console import Console
@@ -42,18 +48,21 @@ def evaluate(
     from agents.eval.store import EvalStore
     from graphs.models.cassette import Cassette
 
-    options = BfclOptions(model=model, categories=categories, sample=sample, seed=seed)
+    options = BfclOptions(model=model, categories=categories, sample=sample, seed=seed, harness=harness)
+    readings = READINGS if harness else READINGS[:1]
     cases = pick_cases(options, BfclData.pinned())
     with tempfile.TemporaryDirectory() as tmp:
         store = EvalStore(Path(tmp) / "evals.db")
-        run = store.create_run("bfcl", model, options.config(), len(cases) * len(READINGS))
+        run = store.create_run("bfcl", model, options.config(), len(cases) * len(readings))
         if record is not None:
             record.mkdir(parents=True, exist_ok=True)
             for old in record.glob("*.json"):
                 old.unlink()
         started = time.perf_counter()
         with eval_cassette(record, None, run.id, "bfcl", options.config()):
-            asyncio.run(run_cases(BfclRunner(options), cases, store, run.id, on_result=_dot))
+            asyncio.run(
+                run_cases(BfclRunner(options), cases, store, run.id, readings=readings, on_result=_dot)
+            )
         seconds = time.perf_counter() - started
         results = store.cases(run.id)
     report = build_report(results)
@@ -67,20 +76,75 @@ def evaluate(
         cassette.meta["by"] = "tests/bench/bfcl_local.py"
         cassette.save()
     if record is not None or outputs:
-        kept = json.loads(OUTPUTS.read_text()) if OUTPUTS.exists() else []
-        rows = [o for o in kept if o["model"] != model] + [
-            {
-                "id": r.case_id,
-                "category": r.category,
-                "reading": r.reading,
-                "model": model,
-                "decoded": r.decoded,
-            }
-            for r in results
-        ]
-        OUTPUTS.parent.mkdir(parents=True, exist_ok=True)
-        OUTPUTS.write_text(json.dumps(rows, indent=1, ensure_ascii=False) + "\n")
+        _write_outputs(model, results)
     return data
+
+
+def merge(parts: list[Path], target: Path, outputs: bool = True) -> dict:
+    """One recording from part runs over disjoint categories (same model, sample and seed): their
+    cassettes joined, the settings' categories united in BFCL's order, and the scores computed by
+    replaying the joined cassette offline, as the test suite will."""
+    from agents.eval.bfcl_data import CATEGORIES
+    from agents.eval.recording import META_KEY, load_folder
+    from graphs.models.cassette import Cassette
+
+    loaded = [load_folder(part) for part in parts]
+    configs = [c.meta[META_KEY]["config"] for c in loaded]
+    first = dict(configs[0])
+    for config in configs[1:]:
+        same = {k: v for k, v in config.items() if k != "categories"} == {
+            k: v for k, v in first.items() if k != "categories"
+        }
+        assert same, f"part settings differ: {config} vs {first}"
+    names = {name for config in configs for name in config["categories"]}
+    first["categories"] = [name for name in CATEGORIES if name in names]
+    meta = {**loaded[0].meta, META_KEY: {**loaded[0].meta[META_KEY], "config": first}}
+    meta.pop("result", None)
+    joined = Cassette(meta=meta, interactions=[i for c in loaded for i in c.interactions])
+    target.mkdir(parents=True, exist_ok=True)
+    for old in target.glob("*.json"):
+        old.unlink()
+    path = joined.save(target / f"{meta[META_KEY]['run']}.json")
+    data, results = _replay(target, first)
+    saved = Cassette.load(path)
+    saved.meta["result"] = data
+    saved.save()
+    if outputs:
+        _write_outputs(first["model"], results)
+    return data
+
+
+def _replay(folder: Path, config: dict) -> tuple[dict, list]:
+    from rich.console import Console
+
+    from agents.eval.bfcl_data import BfclData
+    from agents.eval.bfcl_run import READINGS, BfclOptions, BfclRunner, pick_cases, run_cases
+    from agents.eval.recording import eval_cassette
+    from agents.eval.report import build_report, report_table
+    from agents.eval.store import EvalStore
+
+    options = BfclOptions.from_config(config)
+    readings = READINGS if options.harness else READINGS[:1]
+    cases = pick_cases(options, BfclData.pinned())
+    with tempfile.TemporaryDirectory() as tmp:
+        store = EvalStore(Path(tmp) / "evals.db")
+        run = store.create_run("bfcl", options.model, options.config(), len(cases) * len(readings))
+        with eval_cassette(None, folder, run.id, "bfcl", options.config()):
+            asyncio.run(run_cases(BfclRunner(options), cases, store, run.id, readings=readings))
+        results = store.cases(run.id)
+    report = build_report(results)
+    Console(width=200).print(report_table(report, f"{options.model}: {len(cases)} BFCL cases (replayed)"))
+    return report.to_json(), results
+
+
+def _write_outputs(model: str, results: list) -> None:
+    kept = json.loads(OUTPUTS.read_text()) if OUTPUTS.exists() else []
+    rows = [o for o in kept if o["model"] != model] + [
+        {"id": r.case_id, "category": r.category, "reading": r.reading, "model": model, "decoded": r.decoded}
+        for r in results
+    ]
+    OUTPUTS.parent.mkdir(parents=True, exist_ok=True)
+    OUTPUTS.write_text(json.dumps(rows, indent=1, ensure_ascii=False) + "\n")
 
 
 def _dot(result: object) -> None:
@@ -103,9 +167,16 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--record", type=Path, default=None, help=f"cassette folder, e.g. {CASSETTES}")
     parser.add_argument("--outputs", action="store_true", help=f"keep decoded outputs in {OUTPUTS.name}")
+    parser.add_argument("--no-harness", action="store_true", help="only qwengraph's reading")
+    parser.add_argument(
+        "--merge", type=Path, nargs="+", default=None, help="join recorded part folders into --record"
+    )
     args = parser.parse_args()
+    if args.merge:
+        merge(args.merge, args.record or CASSETTES)
+        return 0
     categories = parse_categories(args.categories)
-    evaluate(args.model, categories, args.sample, args.seed, args.record, args.outputs)
+    evaluate(args.model, categories, args.sample, args.seed, args.record, args.outputs, not args.no_harness)
     return 0
 
 
