@@ -8,7 +8,7 @@ SMOKE_MODEL ?= qwen2.5-coder-0.5b
 PACKAGES := agents tools graphs prompts
 DEMO_PROMPT ?= A company's revenue grows 15% a year from \$$2M in 2020. Will it reach \$$5M by 2025? If not, what yearly growth rate would it need?
 
-.PHONY: setup setup-local system-deps test lint demo demo-replay smoke doctor clean
+.PHONY: setup setup-local setup-transformers system-deps test lint demo demo-replay smoke doctor clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,12 +28,21 @@ $(LOCAL_STAMP): $(STAMP)
 
 setup-local: $(LOCAL_STAMP)
 
-## system-deps: bubblewrap (code-runner sandbox) and PostgreSQL (memory suite), via apt when root
+## setup-transformers: the in-process Transformers engine on the CPU build of torch, installed first
+## so the extra's torch requirement is already met (PyPI's default Linux build is CUDA, several GB).
+## The +cpu build comes from the PyTorch index: TORCH_INDEX=https://download.pytorch.org/whl/cpu
+TORCH_CPU ?= torch==2.13.0+cpu
+TORCH_INDEX ?=
+setup-transformers: setup
+	$(BIN)/python -m pip install -q "$(TORCH_CPU)" $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX))
+	$(BIN)/python -m pip install -q -e ".[dev,transformers]"
+
+## system-deps: bubblewrap (code-runner sandbox), PostgreSQL (memory suite), Graphviz (graph drawings), via apt when root
 system-deps:
-	@if command -v bwrap >/dev/null && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then :; \
+	@if command -v bwrap >/dev/null && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && command -v dot >/dev/null; then :; \
 	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap postgresql >/dev/null; \
-	else echo "note: without bubblewrap and postgresql the sandbox and PostgreSQL tests are skipped"; fi
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap postgresql graphviz >/dev/null; \
+	else echo "note: without bubblewrap, postgresql and graphviz the sandbox, PostgreSQL and SVG drawing tests are skipped"; fi
 
 ## test: the offline test suite (replayed cassettes; no model server, no network)
 test: setup system-deps

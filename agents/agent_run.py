@@ -20,17 +20,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from langchain_core.tools import BaseTool
+
 from agents.router import DEFAULT_RULES, RouteDecision, Rule, route_request
 from agents.runner import run
 from agents.settings import resolve_model
 from agents.spec import AgentCatalog, AgentSpec, ThinkPolicy, builtin_agents
-from agents.toolbox import DEFAULT_TOOLS, open_tools
+from agents.toolbox import DEFAULT_TOOLS, ToolItem, open_tools, search_budget
 from graphs.errors import ConfigError
 from graphs.models.chat import ChatQwen
 from graphs.models.install import list_models
 from graphs.models.profiles import get_profile
 from graphs.summary import RunSummary
-from tools.retrieval import default_db_path
+from tools.retrieval import default_db_path, resolve_index
 
 AUTO = "auto"
 DEFAULT_MAX_STEPS = 8
@@ -46,7 +48,7 @@ class RunPlan:
     :func:`agents.runner.run` as ``spec``.
     """
 
-    tools: tuple[str, ...]
+    tools: tuple[ToolItem, ...]
     system_prompt: str | None  # None: the default ReAct prompt
     think: ThinkPolicy
     thinking_budget: int | None = None
@@ -57,12 +59,19 @@ class RunPlan:
     reason: str | None = None  # why the router chose this (``--agent auto``)
     graph: str = "react"  # the agent's graph; plain runs: "auto" (see agents.runner.choose_graph)
     language: str | None = None  # added to the graph's default prompt when it has no other
+    spec: AgentSpec | None = None  # the agent's spec, to render its prompt with the opened tools' names
+
+    def prompt_for(self, tools: Sequence[BaseTool]) -> str | None:
+        """The system prompt for the tools actually opened (their names go into the agent's prompt)."""
+        if self.spec is None:
+            return self.system_prompt
+        return self.spec.render_prompt([t.name for t in tools])
 
 
 def plan_for_spec(
     spec: AgentSpec,
     *,
-    tools: Sequence[str] | None = None,
+    tools: Sequence[ToolItem] | None = None,
     think: bool | None = None,
     force_tool: bool | None = None,
     max_steps: int | None = None,
@@ -86,6 +95,7 @@ def plan_for_spec(
         # hints need the agent's own prompt, which the worked-solution graph replaces with its own
         graph="react" if spec.graph == "auto" and spec.variables.get("mode") == "hint" else spec.graph,
         language=spec.variables.get("language"),
+        spec=spec,
     )
 
 
@@ -93,7 +103,7 @@ def plan_run(
     prompt: str,
     *,
     agent: str | None = None,
-    tools: Sequence[str] | None = None,
+    tools: Sequence[ToolItem] | None = None,
     think: bool | None = None,
     force_tool: bool | None = None,
     max_steps: int | None = None,
@@ -103,11 +113,13 @@ def plan_run(
     rules: Sequence[Rule] = DEFAULT_RULES,
     has_index: bool | None = None,
     graph: str | None = None,
+    index: Path | None = None,
 ) -> RunPlan:
     """Resolve ``qwengraph run`` settings: a plain run (``agent=None``), a named agent, or ``"auto"``.
 
-    ``None`` arguments were not given by the user. ``has_index`` (``None``: look now) tells the
-    router and the coding assistant whether a document index exists. ``graph`` is for plain runs
+    ``None`` arguments were not given by the user. ``has_index`` (``None``: look now whether
+    ``index``, default the default index, exists) tells the router and the coding assistant
+    whether there are documents to search. ``graph`` is for plain runs
     (:data:`PLAIN_GRAPHS`; default ``auto``); an agent names its own.
     """
     if graph is not None and (agent is not None or graph not in PLAIN_GRAPHS):
@@ -116,7 +128,7 @@ def plan_run(
             if agent is not None
             else f"unknown graph {graph!r} for a plain run: choose from {', '.join(PLAIN_GRAPHS)}"
         )
-    indexed = default_db_path().exists() if has_index is None else has_index
+    indexed = (index or default_db_path()).exists() if has_index is None else has_index
     decision = None
     if agent == AUTO:
         decision = route_request(prompt, has_index=indexed, rules=rules)
@@ -206,6 +218,9 @@ def run_agent(
     mode: str | None = None,
     language: str | None = None,
     catalog: AgentCatalog | None = None,
+    tools: Sequence[ToolItem] | None = None,
+    db: Path | str | None = None,
+    index: str | None = None,
     **options: Any,
 ) -> RunSummary:
     """Run an agent (a name, ``"auto"`` or a spec) on ``prompt`` and return its summary.
@@ -220,23 +235,33 @@ def run_agent(
         mode: the agent's mode (math-tutor: ``"answer"`` or ``"hint"``).
         language: answer in this language.
         catalog: where agent names are looked up.
+        tools: replaces the agent's tools (as ``--tools`` does): built-in names, installed names,
+            ``module:attribute`` references or tool objects; to add to them, give
+            ``agent.with_tools(...)`` (see :meth:`agents.spec.AgentSpec.with_tools`).
+        db: the document index file ``search`` uses (default: the default index).
+        index: or a named index under ``$QWENGRAPH_HOME`` (see :func:`tools.retrieval.index_path`).
         **options: passed to :func:`agents.runner.run` (``thread``, ``on_event``, ``trace``...).
     """
+    path = resolve_index(db, index)
     if isinstance(agent, AgentSpec):
-        plan = plan_for_spec(agent.with_variables(mode=mode, language=language))
+        plan = plan_for_spec(agent.with_variables(mode=mode, language=language), tools=tools)
     else:
-        plan = plan_run(prompt, agent=agent, mode=mode, language=language, catalog=catalog)
+        plan = plan_run(
+            prompt, agent=agent, mode=mode, language=language, catalog=catalog, tools=tools, index=path
+        )
     llm = chat_model or make_model(plan, model=model, base_url=base_url)
     if plan.thinking_budget is not None and llm.thinking_budget is None:
         llm = llm.model_copy(update={"thinking_budget": plan.thinking_budget})
     if plan.think == AUTO and llm.think is None:
         llm = llm.model_copy(update={"think": AUTO})
-    with open_tools(plan.tools, session_id=options.get("thread") or "agent") as tools:
+    session = options.get("thread") or "agent"
+    budget = search_budget(llm.model)
+    with open_tools(plan.tools, session_id=session, index=path, search_tokens=budget) as opened:
         return run(
             prompt,
             chat_model=llm,
-            tools=tools,
-            system_prompt=plan.system_prompt,
+            tools=opened,
+            system_prompt=plan.prompt_for(opened),
             think=run_think(plan),
             force_tool=plan.force_tool,
             max_steps=plan.max_steps,

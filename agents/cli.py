@@ -16,13 +16,15 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from agents.agent_run import make_model, plan_run, run_think
+from agents.agent_run import make_model, pick_model, plan_run, run_think
 from agents.cli_common import Display, ProfileOpt, TerminalApprover, clean_errors, fail
 from agents.cli_doctor import doctor_command
 from agents.cli_engine import BatchOpt, CtxOpt, ExtraBuftsOpt, ThreadsOpt, engine_options
 from agents.cli_export import register as register_export
+from agents.cli_graph import register as register_graph
 from agents.cli_models import models_app
 from agents.cli_progress import Activity, StatusLine, warm_engine
+from agents.cli_retrieval import DbOption, IndexOption
 from agents.cli_retrieval import register as register_retrieval
 from agents.cli_threads import MEMORY_HELP, maybe_checkpointer
 from agents.cli_threads import register as register_threads
@@ -30,9 +32,10 @@ from agents.cli_trace import trace_app
 from agents.cli_workflow import register as register_workflow
 from agents.eval.cli import eval_app
 from agents.runner import Event, check_images, run
-from agents.toolbox import open_tools, parse_approve, parse_tool_names
+from agents.toolbox import open_tools, parse_approve, parse_tool_names, search_budget
 from graphs.errors import ConfigError
 from graphs.models.cassette import record, replay
+from tools.retrieval import resolve_index
 
 app = typer.Typer(
     name="qwengraph",
@@ -49,6 +52,7 @@ register_threads(app)
 register_workflow(app)
 register_export(app)
 app.command("doctor")(doctor_command)
+register_graph(app)
 app.add_typer(trace_app, name="trace", help="Inspect recorded runs: model and tool calls, tokens, timings.")
 app.add_typer(eval_app, name="eval", help="Measure tool calling: BFCL and your own task sets.")
 
@@ -70,7 +74,8 @@ def cassette_context(record_to: Path | None, replay_from: Path | None) -> Abstra
 def run_command(
     prompt: Annotated[str, typer.Argument(help="What to ask the agent.")],
     model: Annotated[
-        str | None, typer.Option("--model", "-m", help="Model URI (ollama:…, openai:…, local:…).")
+        str | None,
+        typer.Option("--model", "-m", help="Model URI (ollama:…, openai:…, local:…, transformers:…)."),
     ] = None,
     base_url: Annotated[str | None, typer.Option(help="Server URL (else QWENGRAPH_BASE_URL).")] = None,
     think: Annotated[
@@ -94,7 +99,9 @@ def run_command(
     tool_names: Annotated[
         str | None,
         typer.Option(
-            "--tools", help="Comma-separated: calculator, symbolic, run_python, search (default: calculator)."
+            "--tools",
+            help="Comma-separated: calculator, symbolic, run_python, search, installed tool names, or "
+            "your own as module:attribute (default: calculator).",
         ),
     ] = None,
     force_tool: Annotated[
@@ -141,6 +148,8 @@ def run_command(
         list[Path] | None,
         typer.Option("--image", help="An image file for the prompt (repeatable; vision models only)."),
     ] = None,
+    db: DbOption = None,
+    index_name: IndexOption = None,
 ) -> None:
     """Run an agent on PROMPT: plain ReAct with --tools, or a named --agent (its tools and prompt)."""
     if not prompt.strip():
@@ -152,6 +161,7 @@ def run_command(
     with clean_errors():
         approve_names = parse_approve(approve)
         engine = engine_options(ctx, threads, batch, extra_bufts)
+        index_file = resolve_index(db, index_name)
         plan = plan_run(
             prompt,
             agent=agent,
@@ -162,6 +172,7 @@ def run_command(
             mode=mode,
             language=language,
             graph=graph,
+            index=index_file,
         )
     if plan.reason and not as_json:
         note = f"agent: {plan.agent or 'plain'} ({plan.reason})"
@@ -169,7 +180,12 @@ def run_command(
     with (
         clean_errors(),
         cassette_context(record_to, replay_from),
-        open_tools(plan.tools, session_id=thread or "cli") as tools,
+        open_tools(
+            plan.tools,
+            session_id=thread or "cli",
+            index=index_file,
+            search_tokens=search_budget(pick_model(model, plan.model)),
+        ) as tools,
         maybe_checkpointer(thread is not None, memory) as saver,
         status or nullcontext(),
     ):
@@ -186,7 +202,7 @@ def run_command(
             max_steps=plan.max_steps,
             force_tool=plan.force_tool,
             tools=tools,
-            system_prompt=plan.system_prompt,
+            system_prompt=plan.prompt_for(tools),
             on_event=on_event,
             thread=thread,
             checkpointer=saver,

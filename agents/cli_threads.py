@@ -25,14 +25,16 @@ from agents.agent_run import make_model, plan_run, run_think
 from agents.cli_common import Display, ProfileOpt, TerminalApprover, clean_errors
 from agents.cli_engine import BatchOpt, CtxOpt, ExtraBuftsOpt, ThreadsOpt, engine_options
 from agents.cli_progress import Activity, StatusLine, warm_engine
+from agents.cli_retrieval import DbOption, IndexOption
 from agents.runner import run, thread_origin
 from agents.settings import resolve_model
-from agents.toolbox import open_tools, parse_approve, parse_tool_names
+from agents.toolbox import open_tools, parse_approve, parse_tool_names, search_budget
 from graphs.errors import ConfigError
 from graphs.memory import make_memory_tools, open_checkpointer, open_store, recall_context
 from graphs.models.chat import ChatQwen
 from graphs.models.messages import reasoning_text
 from graphs.models.profiles import get_profile
+from tools.retrieval import resolve_index
 
 MEMORY_HELP = "Thread storage: sqlite:///PATH, postgres://..., memory:// (else QWENGRAPH_MEMORY)."
 ModelOpt = Annotated[
@@ -41,7 +43,11 @@ ModelOpt = Annotated[
 BaseUrlOpt = Annotated[str | None, typer.Option("--base-url", help="Server URL (else QWENGRAPH_BASE_URL).")]
 MemoryOpt = Annotated[str | None, typer.Option("--memory", help=MEMORY_HELP)]
 ToolsOpt = Annotated[
-    str, typer.Option("--tools", help="Comma-separated: calculator, symbolic, run_python, search.")
+    str,
+    typer.Option(
+        "--tools",
+        help="Comma-separated: calculator, symbolic, run_python, search, installed names, module:attribute.",
+    ),
 ]
 ApproveOpt = Annotated[
     str, typer.Option("--approve", help="Comma-separated tools that need your approval per call.")
@@ -112,6 +118,8 @@ def chat_command(
     batch: BatchOpt = None,
     extra_bufts: ExtraBuftsOpt = None,
     profile: ProfileOpt = None,
+    db: DbOption = None,
+    index_name: IndexOption = None,
 ) -> None:
     """Chat in a thread that survives restarts; /exit (or end of input) quits."""
     console = Console(highlight=False)
@@ -123,7 +131,12 @@ def chat_command(
     with (
         clean_errors(),
         open_checkpointer(memory_uri(memory)) as saver,
-        open_tools(parse_tool_names(tool_names), session_id=thread) as base_tools,
+        open_tools(
+            parse_tool_names(tool_names),
+            session_id=thread,
+            index=resolve_index(db, index_name),
+            search_tokens=search_budget(resolve_model(model)),
+        ) as base_tools,
         user_store(user, memory) as store,
     ):
         tools = base_tools + (make_memory_tools(store, user) if store is not None and user else [])
@@ -180,6 +193,8 @@ def resume_command(
     batch: BatchOpt = None,
     extra_bufts: ExtraBuftsOpt = None,
     profile: ProfileOpt = None,
+    db: DbOption = None,
+    index_name: IndexOption = None,
 ) -> None:
     """Continue a run that was interrupted (killed, or waiting for approval) from its last step.
 
@@ -192,18 +207,22 @@ def resume_command(
         engine = engine_options(ctx, threads, batch, extra_bufts)
         name = agent or thread_origin(saver, thread)[1]
         tools = parse_tool_names(tool_names) if tool_names is not None else None
-        plan = plan_run("", agent=name, tools=tools)
-        with open_tools(plan.tools, session_id=thread) as opened:
+        index_file = resolve_index(db, index_name)
+        plan = plan_run("", agent=name, tools=tools, index=index_file)
+        llm = make_model(plan, model=model, base_url=base_url, engine=engine, profile=profile)
+        with open_tools(
+            plan.tools, session_id=thread, index=index_file, search_tokens=search_budget(llm.model)
+        ) as opened:
             result = run(
                 None,
-                chat_model=make_model(plan, model=model, base_url=base_url, engine=engine, profile=profile),
+                chat_model=llm,
                 thread=thread,
                 checkpointer=saver,
                 tools=opened,
                 think=run_think(plan),
                 max_steps=plan.max_steps,
                 force_tool=plan.force_tool,
-                system_prompt=plan.system_prompt,
+                system_prompt=plan.prompt_for(opened),
                 language=plan.language,
                 spec=plan,
                 on_event=None if as_json else Display(console),

@@ -13,13 +13,14 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType, ModuleType
 from typing import Any, Literal
 
 import prompts
-from agents.toolbox import TOOL_NAMES
+from agents.tool_refs import as_tool
+from agents.toolbox import ToolItem, check_tool_names, tool_label
 from graphs.build import GRAPHS, load_graph
 from graphs.errors import ConfigError
 
@@ -36,7 +37,9 @@ class AgentSpec:
     Attributes:
         name: what users type after ``--agent``.
         description: one line for listings.
-        tools: tool names from :mod:`agents.toolbox`.
+        tools: built-in tool names (:mod:`agents.toolbox`), names installed packages offer,
+            ``module:attribute`` references, or tool objects: LangChain tools, or typed functions
+            with a docstring (made tools; see :mod:`agents.tool_refs`).
         prompt: prompt template name in ``prompts/`` (without ``.md``).
         variables: template variables besides ``tool_names`` (filled in) and ``language``.
         choices: allowed values of variables that users may set (e.g. ``mode``).
@@ -51,7 +54,7 @@ class AgentSpec:
 
     name: str
     description: str
-    tools: tuple[str, ...]
+    tools: tuple[ToolItem, ...]
     prompt: str
     variables: Mapping[str, Any] = field(default_factory=dict)
     choices: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
@@ -63,9 +66,14 @@ class AgentSpec:
     model: str | None = None
 
     def __post_init__(self) -> None:
-        unknown = [t for t in self.tools if t not in TOOL_NAMES]
-        if unknown:
-            raise ConfigError(f"agent {self.name!r}: unknown tool {', '.join(unknown)}")
+        names = [t for t in self.tools if isinstance(t, str)]
+        try:
+            if names:
+                check_tool_names(names)
+            objects = [t if isinstance(t, str) else as_tool(t, f"agent {self.name!r}") for t in self.tools]
+        except ConfigError as err:
+            raise ConfigError(f"agent {self.name!r}: {err}") from None
+        object.__setattr__(self, "tools", tuple(objects))
         if self.graph not in (*GRAPHS, AUTO_GRAPH):
             raise ConfigError(
                 f"agent {self.name!r}: unknown graph {self.graph!r}: "
@@ -98,9 +106,20 @@ class AgentSpec:
             raise ConfigError(f"agent {self.name!r} has no setting {', '.join(unknown)}")
         return dataclasses.replace(self, variables={**self.variables, **given})
 
-    def render_prompt(self) -> str:
-        """The system prompt: the template rendered with ``tool_names`` and the variables."""
-        return prompts.render(self.prompt, tool_names=sorted(self.tools), **self.variables)
+    def tool_names(self) -> list[str]:
+        """The names of the agent's tools, as far as known before they are opened (a reference's
+        attribute name stands in for the tools it loads)."""
+        return sorted({tool_label(t) for t in self.tools})
+
+    def with_tools(self, *tools: ToolItem) -> AgentSpec:
+        """A copy with ``tools`` added to the agent's own (names, references or tool objects)."""
+        return dataclasses.replace(self, tools=(*self.tools, *tools))
+
+    def render_prompt(self, tool_names: Sequence[str] | None = None) -> str:
+        """The system prompt: the template rendered with ``tool_names`` (default: :meth:`tool_names`;
+        pass the opened tools' names) and the variables."""
+        names = sorted(tool_names) if tool_names is not None else self.tool_names()
+        return prompts.render(self.prompt, tool_names=names, **self.variables)
 
     def graph_module(self) -> ModuleType:
         """The graph module this agent runs on (imported now; :class:`ConfigError` if missing);

@@ -30,17 +30,19 @@ from langgraph.types import Checkpointer
 import prompts
 from graphs.errors import ConfigError
 
-GRAPHS = ("react", "plan_execute", "worked")
+GRAPHS = ("react", "plan_execute", "worked", "research")
 """Graph names a spec may use; each is the module ``graphs.<name>``."""
 
-DEFAULT_STEPS = {"react": 8, "plan_execute": 8, "worked": 30}
+DEFAULT_STEPS = {"react": 8, "plan_execute": 8, "worked": 30, "research": 6}
 """Steps allowed when the caller sets none: a worked solution takes one per calculation."""
 
 STREAMED_ANSWER = frozenset({"react", "worked"})
 INLINE_RESULTS = frozenset({"worked"})
 """Graphs whose tool results are part of the answer text (the value written after ``=``)."""
-"""Graphs whose streamed model text is the answer itself. In the others (plan_execute) model text is
-JSON for the graph or one step's working; their answer is the last message of the final state."""
+"""Graphs whose streamed model text is the answer itself. In the others the answer is the last
+message of the final state: plan_execute's model text is JSON for the graph or one step's working;
+research shows the answer once its citations were checked (a local model's reply is also
+streamed without the ``Quote: "`` it was started with)."""
 
 
 class GraphSpec(Protocol):
@@ -111,6 +113,10 @@ def build_graph(
         tool_timeout: seconds one tool call may take.
         language: without ``system_prompt``, the graph's default prompt gets "Answer in <language>."
 
+    The ``research`` graph (:mod:`graphs.research`) needs a tool named ``search``; it searches with
+    the question itself, then has the model quote and answer, and checks the citations; it ignores
+    ``force_tool`` and refuses ``approve``.
+
     The ``worked`` graph (:mod:`graphs.worked`) uses the tools named ``calculator`` and
     ``run_python`` and needs a
     :class:`~graphs.models.chat.ChatQwen` that continues prefills; it ignores ``think``,
@@ -171,6 +177,21 @@ def build_graph(
             tool_timeout=tool_timeout,
             checkpointer=checkpointer,
         )
+    if name == "research":
+        from graphs.research import build_research  # noqa: PLC0415
+
+        if approve:
+            raise ConfigError("the research graph runs no tool that needs approval: drop --approve")
+        return build_research(
+            model,
+            tools,
+            system_prompt=system_prompt,
+            max_steps=max_steps,
+            think=think,
+            tool_timeout=tool_timeout,
+            context_tokens=context_tokens,
+            checkpointer=checkpointer,
+        )
     raise ConfigError(f"graph {name!r} has no builder")  # a name added to GRAPHS without one
 
 
@@ -178,6 +199,8 @@ def default_prompt(name: str, tools: Sequence[BaseTool]) -> str:
     """The system prompt graph ``name`` uses when it is given none (plan_execute: empty)."""
     if name == "react":
         return prompts.render("react", tool_names=sorted(t.name for t in tools))
+    if name == "research":
+        return prompts.render("researcher", tool_names=sorted(t.name for t in tools), language=None)
     return prompts.render("worked") if name == "worked" else ""
 
 

@@ -15,6 +15,7 @@
     ├── ModelInstallError          local GGUF install: unknown name, no disk space, pip/network, bad hash
     ├── CassetteError              record/replay: drift from the recording, unplayed interactions, bad file
     ├── GraphError                 graph construction or run problems (unknown graph name, bad spec)
+    │   └── DrawError              a graph drawing could not be rendered or written (no Graphviz)
     ├── MemoryError_               checkpointer / store problems (named with a trailing underscore so
     │   │                          the builtin ``MemoryError`` is never shadowed)
     │   └── TraceNotFound          no recorded run with that id (or the id prefix is ambiguous)
@@ -120,6 +121,10 @@ class CassetteError(QwenGraphError):
 
 class GraphError(QwenGraphError):
     """A graph could not be built or run as specified."""
+
+
+class DrawError(GraphError):
+    """A graph drawing could not be rendered (Graphviz missing or failing) or written."""
 
 
 class MemoryError_(QwenGraphError):  # noqa: N801 - trailing underscore avoids shadowing the builtin

@@ -40,6 +40,7 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Checkpointer, Send
 
 from graphs.models.chat import ChatQwen
+from graphs.models.uri import in_process
 from graphs.plan_parts import (
     EXECUTOR_PROMPT,
     PLAN_ERROR_MARK,
@@ -264,7 +265,7 @@ def build_plan_execute(
         approve: names of tools that wait for a human decision (see :mod:`graphs.tool_step`).
         checkpointer: a LangGraph checkpointer for threads, resume and approval.
         json_prefill: start the planner's and verifier's replies with the JSON's opening (a
-            prefill); ``None``: for a :class:`ChatQwen` on a ``local:`` model without a thinking
+            prefill); ``None``: for a :class:`ChatQwen` on an in-process model without a thinking
             mode (measured: Qwen2.5-Coder-1.5B answered the planner in prose about half the time).
     """
     by_name = {t.name: t for t in tools}
@@ -317,7 +318,7 @@ def build_plan_execute(
 
 def _prefills_json(model: BaseChatModel) -> bool:
     """A local Qwen without thinking: its JSON replies are started for it."""
-    if not isinstance(model, ChatQwen) or not model.model.startswith("local:"):
+    if not isinstance(model, ChatQwen) or not in_process(model.model):
         return False
     return not bool(getattr(model.get_transport(), "can_think", True))
 

@@ -17,6 +17,7 @@ from langchain_core.runnables import RunnableConfig
 from pydantic import BaseModel, Field, ValidationError
 
 from graphs.models.jsonrepair import repair_json
+from graphs.models.messages import REASONING_KEY, reasoning_text
 
 PLAN_ERROR_MARK = "plan_error"
 REPLAN_LIMIT_MARK = "replan_limit"
@@ -210,17 +211,17 @@ def progress_notes(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[
 
 def as_answer(reply: AIMessage, text: str, mark: str | None = None) -> AIMessage:
     """``reply`` (keeping its id, thinking and usage) with ``text`` as its answer; ``mark`` flags a stop."""
-    blocks: list[str | dict[str, Any]] = (
-        [b for b in reply.content if isinstance(b, dict) and b.get("type") == "reasoning"]
-        if isinstance(reply.content, list)
-        else []
-    )
     meta = dict(reply.response_metadata)
     if mark:
         meta["qwengraph"] = mark
+    extra = dict(reply.additional_kwargs)
+    thought = reasoning_text(reply)
+    if thought:
+        extra[REASONING_KEY] = thought
     return reply.model_copy(
         update={
-            "content": [*blocks, {"type": "text", "text": text}] if blocks else text,
+            "content": text,
+            "additional_kwargs": extra,
             "response_metadata": meta,
         }
     )

@@ -36,7 +36,7 @@ from langchain_core.messages import (
     SystemMessage,
     ToolMessage,
 )
-from langchain_core.runnables import RunnableConfig
+from langchain_core.runnables import RunnableConfig, RunnableLambda
 from langchain_core.tools import BaseTool
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
@@ -50,6 +50,7 @@ from graphs.react_guard import loop_stop, planned_nudge, planned_tool
 from graphs.tool_step import (
     UNKNOWN_TOOL,
     CallTask,
+    arun_call_task,
     collect_pending,
     correction,
     merge_pending,
@@ -166,6 +167,9 @@ def build_react(
     def run_tool(state: CallTask, config: RunnableConfig) -> dict[str, Any]:  # state: this task's call
         return {"pending": run_call_task(state, by_name, tool_timeout, approval, config)}
 
+    async def arun_tool(state: CallTask, config: RunnableConfig) -> dict[str, Any]:
+        return {"pending": await arun_call_task(state, by_name, tool_timeout, approval, config)}
+
     def correct(state: ReactState) -> dict[str, Any]:
         last = state["messages"][-1]
         assert isinstance(last, AIMessage)
@@ -175,8 +179,12 @@ def build_react(
         return {"messages": collect_pending(state["messages"], state.get("pending") or []), "pending": None}
 
     graph = StateGraph(ReactState)
+    # run_tool has an async twin: under graph.astream (agents.arunner) async tools run on the event
+    # loop; the model call runs in LangGraph's executor thread until the graph is async end to end.
     graph.add_node("call_model", call_model)
-    graph.add_node("run_tool", run_tool, input_schema=CallTask)
+    graph.add_node(
+        "run_tool", RunnableLambda(run_tool, afunc=arun_tool, name="run_tool"), input_schema=CallTask
+    )
     graph.add_node("correct", correct)
     graph.add_node("collect", collect)
     graph.add_edge(START, "call_model")

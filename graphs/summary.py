@@ -2,7 +2,9 @@
 
 This is the shape of ``qwengraph run --json``: ``{"answer", "thinking", "tool_calls", "steps",
 "usage"}``, plus ``"stopped"`` when the run ended without an answer (``step_limit``; for
-plan_execute also ``plan_error``, ``replan_limit``, ``verdict_error``). It is derived from the
+plan_execute also ``plan_error``, ``replan_limit``, ``verdict_error``), and ``"citations"`` when
+the answer's citations were checked (research graph): ``{"verified": bool, "checks": [{"citation",
+"ok", "problem", "quote"}]}``. It is derived from the
 messages alone, so a replayed or resumed run summarises the same way as a live one.
 """
 
@@ -36,12 +38,14 @@ class RunSummary:
     steps: int = 0
     usage: dict[str, int] = field(default_factory=dict)
     stopped: str | None = None
+    citations: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The ``--json`` object."""
         data = asdict(self)
-        if data["stopped"] is None:
-            del data["stopped"]
+        for key in ("stopped", "citations"):
+            if data[key] is None:
+                del data[key]
         return data
 
 
@@ -57,7 +61,8 @@ def summarize(messages: Sequence[AnyMessage]) -> RunSummary:
                 summary.stopped = str(mark)
                 summary.answer = message.text
                 continue
-            summary.steps += 1
+            if not (message.response_metadata or {}).get("qwengraph_graph_step"):
+                summary.steps += 1  # a call the graph made itself is not a model call
             thought = reasoning_text(message)
             if thought:
                 summary.thinking.append(thought)
@@ -65,6 +70,7 @@ def summarize(messages: Sequence[AnyMessage]) -> RunSummary:
                 pending[call.get("id") or ""] = (call["name"], dict(call["args"]))
             if not message.tool_calls:
                 summary.answer = message.text.strip()
+                summary.citations = (message.response_metadata or {}).get("qwengraph_citations")
             usage = message.usage_metadata
             if usage:
                 totals["input_tokens"] += usage.get("input_tokens", 0)

@@ -6,10 +6,14 @@ a run killed mid-turn and resumed re-runs only the calls that had not finished (
 side effects). Tools named for approval stop the run with ``interrupt`` before they execute; the
 caller resumes it with ``Command(resume=...)`` carrying ``{"action": "approve"}``,
 ``{"action": "reject", "reason": ...}`` or ``{"action": "edit", "args": {...}}``.
+
+Tools made from ``async def`` functions run everywhere: natively on the event loop when the graph
+is driven asynchronously (:func:`arun_call_task`), in a worker thread of their own otherwise.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -18,7 +22,7 @@ from typing import Any, Literal, TypedDict
 
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, ToolCall, ToolMessage
 from langchain_core.runnables import RunnableConfig
-from langchain_core.tools import BaseTool
+from langchain_core.tools import BaseTool, StructuredTool
 from langgraph.types import Send, interrupt
 
 Status = Literal["success", "error"]
@@ -81,18 +85,49 @@ def run_call_task(
 ) -> list[AnyMessage]:
     """Run one call (after approval, if its tool needs it) and answer every id it stands for."""
     call = task["call"]
+    planned = _plan_call(call, tools, approve)
+    if isinstance(planned, tuple):
+        text, status = planned
+    else:
+        text, status = invoke_with_timeout(tools[call["name"]], planned, timeout, config)
+    return _answers(task, text, status)
+
+
+async def arun_call_task(
+    task: CallTask,
+    tools: Mapping[str, BaseTool],
+    timeout: float,
+    approve: Collection[str],
+    config: RunnableConfig | None = None,
+) -> list[AnyMessage]:
+    """Async twin of :func:`run_call_task`: async tools run on the event loop, sync tools in a thread."""
+    call = task["call"]
+    planned = _plan_call(call, tools, approve)
+    if isinstance(planned, tuple):
+        text, status = planned
+    else:
+        text, status = await ainvoke_with_timeout(tools[call["name"]], planned, timeout, config)
+    return _answers(task, text, status)
+
+
+def _plan_call(
+    call: ToolCall, tools: Mapping[str, BaseTool], approve: Collection[str]
+) -> dict[str, Any] | tuple[str, Status]:
+    """The arguments to run ``call`` with (after approval), or the answer when it must not run."""
     name = call["name"]
     if name not in tools:
-        text, status = unknown_tool_message(name, tools), "error"
-    else:
-        args: dict[str, Any] = dict(call["args"])
-        verdict = _ask_approval(call) if name in approve else None
-        if verdict is not None and verdict[0] == "reject":
-            text, status = verdict[1], "error"
-        else:
-            if verdict is not None and verdict[0] == "edit":
-                args = json.loads(verdict[1])
-            text, status = invoke_with_timeout(tools[name], args, timeout, config)
+        return unknown_tool_message(name, tools), "error"
+    args: dict[str, Any] = dict(call["args"])
+    verdict = _ask_approval(call) if name in approve else None
+    if verdict is not None and verdict[0] == "reject":
+        return verdict[1], "error"
+    if verdict is not None and verdict[0] == "edit":
+        args = json.loads(verdict[1])
+    return args
+
+
+def _answers(task: CallTask, text: str, status: Status) -> list[AnyMessage]:
+    name = task["call"]["name"]
     return [ToolMessage(content=text, tool_call_id=i, name=name, status=status) for i in task["ids"]]
 
 
@@ -160,10 +195,33 @@ def invoke_with_timeout(
         pool.shutdown(wait=False)  # a timed-out tool thread cannot be killed; it is left to finish
 
 
-def _invoke(tool: BaseTool, args: dict[str, Any], config: RunnableConfig | None) -> tuple[str, Status]:
+async def ainvoke_with_timeout(
+    tool: BaseTool, args: dict[str, Any], timeout: float, config: RunnableConfig | None
+) -> tuple[str, Status]:
+    """Async twin of :func:`invoke_with_timeout` (LangChain runs a sync tool's function in a thread)."""
     try:
-        output = tool.invoke(args, config)
+        output = await asyncio.wait_for(tool.ainvoke(args, config), timeout)
+    except TimeoutError:
+        return f"Error: tool {tool.name} timed out after {timeout:g} s.", "error"
     except Exception as err:  # noqa: BLE001 - a tool's failure is information for the model
         return f"Error: {type(err).__name__}: {err}", "error"
+    return _as_text(output)
+
+
+def _invoke(tool: BaseTool, args: dict[str, Any], config: RunnableConfig | None) -> tuple[str, Status]:
+    try:
+        # an async-only tool gets an event loop of its own: this runs in a worker thread
+        output = asyncio.run(tool.ainvoke(args, config)) if is_async_only(tool) else tool.invoke(args, config)
+    except Exception as err:  # noqa: BLE001 - a tool's failure is information for the model
+        return f"Error: {type(err).__name__}: {err}", "error"
+    return _as_text(output)
+
+
+def is_async_only(tool: BaseTool) -> bool:
+    """A tool made from an ``async def`` function: it has no sync function to call."""
+    return isinstance(tool, StructuredTool) and tool.func is None and tool.coroutine is not None
+
+
+def _as_text(output: Any) -> tuple[str, Status]:
     text = output if isinstance(output, str) else json.dumps(output, default=str, ensure_ascii=False)
     return text, "error" if text.startswith("Error") else "success"

@@ -49,7 +49,12 @@ def test_every_preset_builds_and_renders(has_index: bool) -> None:
         text = spec.render_prompt()
         assert "{{" not in text and "{%" not in text
         assert f"Tools available: {', '.join(sorted(spec.tools))}." in text
-        graphs = {"planner": "plan_execute", "coding-assistant": "auto", "math-tutor": "auto"}
+        graphs = {
+            "planner": "plan_execute",
+            "coding-assistant": "auto",
+            "math-tutor": "auto",
+            "researcher": "research",
+        }
         assert spec.graph == graphs.get(spec.name, "react")
         module = "worked" if spec.graph == "auto" else spec.graph
         assert spec.graph_module().__name__ == f"graphs.{module}"

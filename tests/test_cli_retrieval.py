@@ -95,3 +95,61 @@ def test_errors_are_one_line_without_traceback(app: typer.Typer, home: Path, tmp
 def test_bad_k_is_a_usage_error(app: typer.Typer, home: Path) -> None:
     result = CliRunner().invoke(app, ["search", "x", "--k", "0"])
     assert result.exit_code == 2
+
+
+def test_named_indexes_ingest_search_and_list(app: typer.Typer, home: Path, docs: Path) -> None:
+    runner = CliRunner()
+    assert runner.invoke(app, ["indexes"]).stdout.startswith("no index yet")
+    result = runner.invoke(app, ["ingest", str(docs / "notes.txt"), "--index", "office"])
+    assert result.exit_code == 0, result.output
+    assert (home / "indexes" / "office.db").is_file() and not (home / "retrieval.db").exists()
+    assert "vectors: wordllama" in result.stdout
+    runner.invoke(app, ["ingest", str(docs / "api.rst"), "--embedder", "none"])
+    found = runner.invoke(app, ["search", "descaling", "--index", "office"])
+    assert found.exit_code == 0 and "notes.txt:" in found.stdout
+    listed = json.loads(runner.invoke(app, ["indexes", "--json"]).stdout)
+    assert [(r["name"], r["files"], r["embedder"]) for r in listed] == [
+        ("default", 1, "none"),
+        ("office", 1, "wordllama"),
+    ]
+    assert listed[1]["vectors"] == listed[1]["chunks"] > 0
+    table = runner.invoke(app, ["indexes"]).stdout
+    assert "office" in table and "wordllama" in table
+
+
+def test_search_modes(app: typer.Typer, home: Path, docs: Path) -> None:
+    runner = CliRunner()
+    runner.invoke(app, ["ingest", str(docs)])
+    query = "money back after three weeks"
+    hybrid = runner.invoke(app, ["search", query, "--k", "1"])
+    assert "billing.py:19-28" in hybrid.stdout
+    words = runner.invoke(app, ["search", query, "--k", "1", "--mode", "bm25"])
+    assert "billing.py" not in words.stdout
+    bad = runner.invoke(app, ["search", query, "--mode", "fuzzy"])
+    assert bad.exit_code == 2 and "--mode must be one of auto, hybrid, bm25, vector" in bad.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["search", "x", "--index", "../up"], "invalid index name"),
+        (["search", "x", "--index", "nothere"], "no retrieval index"),
+        (["search", "x", "--index", "a", "--db", "b.db"], "not both"),
+        (["ingest", "x", "--embedder", "word2vec"], "unknown embedder"),
+        (["ingest", ".", "--embedder", "ollama:m@http://127.0.0.1:9"], "unreachable"),
+    ],
+)
+def test_index_choice_errors_are_one_line(
+    app: typer.Typer,
+    home: Path,
+    args: list[str],
+    message: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    (tmp_path / "w").mkdir()
+    (tmp_path / "w" / "a.md").write_text("# A\n\ntext\n")
+    monkeypatch.chdir(tmp_path / "w")
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code in (2, 6), result.output
+    assert message in result.stderr and "Traceback" not in result.stderr

@@ -90,3 +90,32 @@ def test_bad_tools_are_one_line_errors(tools: str, phrase: str, tmp_path: Path, 
     result = cli("run", "hi", "--model", "ollama:q", "--tools", tools)
     assert result.exit_code == 2
     assert phrase in result.stderr and "Traceback" not in result.stderr
+
+
+def test_run_and_agents_search_the_index_they_are_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--index NAME`` / ``--db FILE`` choose what ``search`` reads; the default index is not used."""
+    monkeypatch.setenv("QWENGRAPH_HOME", str(tmp_path))
+    docs = Path(__file__).parent / "fixtures" / "docs"
+    assert cli("ingest", str(docs / "api.rst"), "--index", "api").exit_code == 0
+    assert cli("ingest", str(docs / "notes.txt"), "--db", str(tmp_path / "notes.db")).exit_code == 0
+
+    def script(body: dict) -> Turn:
+        results = [message_text(m.get("content")) for m in body["messages"] if m.get("role") == "tool"]
+        if not results:
+            return Turn(tool_calls=[("search", {"query": "token expire"})])
+        return Turn(content="See: " + results[-1].splitlines()[0])
+
+    with VLLMServer(script) as server:
+        common = ["--model", "openai:Qwen/Qwen3-8B", "--base-url", server.base_url, "--json"]
+        named = cli("run", "When do tokens expire?", "--tools", "search", "--index", "api", *common)
+        other = cli(
+            "run", "When do tokens expire?", "--tools", "search", "--db", str(tmp_path / "notes.db"), *common
+        )
+        missing = cli("run", "When do tokens expire?", "--tools", "search", *common)
+    assert json.loads(named.stdout)["answer"].startswith("See: [1] ") and "api.rst:" in named.stdout
+    assert "do not contain" in json.loads(other.stdout)["tool_calls"][0]["result"]  # notes.db has no tokens
+    assert (
+        missing.exit_code == 2 and "no document index" in missing.stderr
+    )  # the default index was never made

@@ -52,6 +52,7 @@ class BfclOptions:
     max_tokens: int = 512
     temperature: float = BFCL_TEMPERATURE
     harness: bool = True
+    tool_guide: bool = False
     data: str | None = None
     timeout: float = 300.0
 
@@ -121,6 +122,11 @@ class BfclRunner:
         self.options = options
         self.model = model or make_model(options)
         self.transport = self.model.get_transport()
+        if options.tool_guide:
+            from graphs.models.transports.local import LocalTransport  # noqa: PLC0415 - optional extra
+
+            if isinstance(self.transport, LocalTransport):  # servers render their own prompt
+                self.transport.tool_guide = True
 
     @property
     def local(self) -> bool:

@@ -88,6 +88,13 @@ def bfcl_command(
     harness: Annotated[
         bool, typer.Option("--harness/--no-harness", help="Also score the leaderboard harness's reading.")
     ] = True,
+    tool_guide: Annotated[
+        bool,
+        typer.Option(
+            "--tool-guide/--no-tool-guide",
+            help="local: models: end the tools block with qwengraph's tool guide (an array of calls).",
+        ),
+    ] = False,
     data: Annotated[
         Path | None, typer.Option(help="BFCL data: the bfcl-eval wheel or a folder (default: fetched).")
     ] = None,
@@ -131,6 +138,7 @@ def bfcl_command(
                 max_tokens=max_tokens or 512,
                 temperature=0.001 if temperature is None else temperature,
                 harness=harness,
+                tool_guide=tool_guide,
                 data=str(data) if data else None,
                 timeout=timeout,
             )

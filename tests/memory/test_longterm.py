@@ -16,6 +16,7 @@ from graphs.memory.longterm import (
     MAX_FACT_CHARS,
     Fact,
     arecall_context,
+    arecall_facts,
     bm25_rank,
     namespace_for,
     recall_facts,
@@ -177,3 +178,26 @@ def test_semantic_search_when_the_store_has_an_index(user: str) -> None:
     found = recall_facts(store, user, "snakes: python", k=2)
     assert found[0].text == FACTS[1]
     assert found[0].score > found[1].score
+
+
+def test_recall_finds_a_fact_by_meaning(store: BaseStore, user: str) -> None:
+    """The README's example: no word in common, found by the same hybrid search as documents."""
+    remember_fact(store, user, "Alice prefers Python over JavaScript.")
+    remember_fact(store, user, "Alice's cat is called Miso.")
+    found = recall_facts(store, user, "which language for this script?", k=3)
+    assert [f.text for f in found] == ["Alice prefers Python over JavaScript."]
+    assert recall_facts(store, user, "which language for this script?", embedder=None) == []  # BM25 alone
+    assert recall_facts(store, user, "astrophysics") == []
+
+
+def test_recall_survives_a_dead_embedding_server(store: BaseStore, user: str) -> None:
+    remember_fact(store, user, "Alice prefers Python over JavaScript.")
+    found = recall_facts(store, user, "Python", embedder="ollama:m@http://127.0.0.1:9")
+    assert [f.text for f in found] == ["Alice prefers Python over JavaScript."]  # BM25 still answers
+
+
+async def test_async_recall_by_meaning() -> None:
+    store = InMemoryStore()
+    remember_fact(store, "alice", "Alice prefers Python over JavaScript.")
+    found = await arecall_facts(store, "alice", "which language for this script?")
+    assert [f.text for f in found] == ["Alice prefers Python over JavaScript."]

@@ -160,12 +160,13 @@ def request(choice: str | None = None, family_tools: list | None = None) -> Chat
 
 
 def test_the_local_prompt_asks_small_models_for_an_array_when_they_choose() -> None:
-    transport = LocalTransport("qwen2.5-coder-1.5b", engine=Scripted([]))
+    transport = LocalTransport("qwen2.5-coder-1.5b", engine=Scripted([]), tool_guide=True)
     guided = transport.prompt(request())
     assert TOOL_GUIDE in guided and "For each function call" not in guided
     assert guided.endswith("<|im_start|>assistant\n") and guided.count("<|im_end|>") == 2
     forced = transport.prompt(request("required"))
     assert TOOL_GUIDE not in forced and "For each function call" in forced, "a forced call keeps its format"
-    official = LocalTransport("qwen2.5-coder-1.5b", engine=Scripted([]), tool_guide=False).prompt(request())
-    assert official == render_chatml(request().messages, [AREA]), "tool_guide=False: Qwen's own template"
+    assert TOOL_GUIDE not in transport.prompt(request("none")), "no tools rendered, nothing to guide"
+    official = LocalTransport("qwen2.5-coder-1.5b", engine=Scripted([])).prompt(request())
+    assert official == render_chatml(request().messages, [AREA]), "by default: Qwen's own template"
     assert with_tool_guide("no tools here") == "no tools here"

@@ -139,9 +139,11 @@ def test_model_not_found_is_typed(ollama_server: OllamaServer) -> None:
     assert caught.value.model == "nope:1b" and "ollama pull nope:1b" in str(caught.value)
 
 
-def test_bad_tool_choice_is_a_config_error() -> None:
-    with pytest.raises(ConfigError, match="tool_choice"):
-        ChatQwen(model="ollama:x").bind_tools([calculator], tool_choice="any")
+def test_a_tool_choice_naming_no_bound_tool_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match=r"tool_choice 'weather'.*bound tools are calculator"):
+        ChatQwen(model="ollama:x").bind_tools([calculator], tool_choice="weather")
+    with pytest.raises(ConfigError, match="names no tool"):
+        ChatQwen(model="ollama:x").bind_tools([calculator], tool_choice={"type": "function"})
 
 
 def test_any_langchain_tool_schema_is_accepted() -> None:
@@ -150,3 +152,30 @@ def test_any_langchain_tool_schema_is_accepted() -> None:
             [{"type": "function", "function": {"name": "f", "parameters": {}}}]
         ).invoke("x")
         assert server.chat_requests[0]["tools"][0]["function"]["name"] == "f"
+
+
+def test_messages_follow_langchain_conventions(server) -> None:
+    """String content, thinking in reasoning_content and as a reasoning block; v1 output is blocks."""
+    first = model_for(server).bind_tools([calculator]).invoke("What is 2+2?")
+    assert first.content == "" and first.additional_kwargs["reasoning_content"] == "Use the tool."
+    assert [b["type"] for b in first.content_blocks] == ["reasoning", "tool_call"]
+    assert first.response_metadata["model_provider"] == "qwen"
+    answer = model_for(server).invoke("next")
+    assert answer.content == "It is 4." and answer.content.strip() == "It is 4."
+    assert [(b["type"], b.get("reasoning") or b.get("text")) for b in answer.content_blocks] == [
+        ("reasoning", "Easy."),
+        ("text", "It is 4."),
+    ]
+
+
+def test_output_version_v1_gives_standard_blocks_as_content() -> None:
+    with OllamaServer([ANSWER, ANSWER]) as server:
+        model = model_for(server, output_version="v1")
+        whole = model.invoke("hi")
+        streamed = None
+        for chunk in model.stream("hi"):
+            streamed = chunk if streamed is None else streamed + chunk
+    for message in (whole, streamed):
+        assert isinstance(message.content, list)
+        assert [b["type"] for b in message.content] == ["reasoning", "text"]
+        assert message.content[1]["text"] == "It is 4."

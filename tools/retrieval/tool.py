@@ -1,32 +1,52 @@
-"""The ``search`` tool: BM25 search over an :class:`~tools.retrieval.index.Index`, with citations.
+"""The ``search`` tool: hybrid search over an :class:`~tools.retrieval.index.Index`, passages, citations.
 
-The output lists the hits as ``[1] path:12-40 (Title)`` followed by the snippet, so an answer can cite
-``path:lines``; paths under the current directory are shown relative to it. Errors reach the model
-as ``"Error: …"`` tool messages, like the calculator's.
+The output lists the passages as ``[1] path:12-40 (Title)`` followed by the passage's text (whole
+chunks, or the best window of one, within a token budget: :mod:`tools.retrieval.passages`), so an
+answer can quote and cite ``path:lines``; paths under the current directory are shown relative to
+it. Errors reach the model as ``"Error: …"`` tool messages, like the calculator's.
+
+The tool also checks citations (:meth:`SearchTool.check_citations`): the researcher's graph uses
+it to verify an answer against the same index.
 """
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
+from typing import Any
 
-from langchain_core.tools import BaseTool
+from langchain_core.tools import StructuredTool, ToolException
 from pydantic import BaseModel, Field
 
-from tools.model_tool import model_facing_tool
-from tools.retrieval.index import Hit, Index
+from tools.errors import ToolError
+from tools.retrieval.citations import CitationCheck, check_citations
+from tools.retrieval.hits import Hit
+from tools.retrieval.index import Index
+from tools.retrieval.passages import DEFAULT_BUDGET, passages
 
-__all__ = ["DESCRIPTION", "MAX_K", "SearchInput", "format_hits", "make_search_tool"]
+__all__ = [
+    "DESCRIPTION",
+    "MAX_K",
+    "MIN_BUDGET",
+    "SearchInput",
+    "SearchTool",
+    "format_hits",
+    "make_search_tool",
+]
 
 MAX_K = 20
+MIN_BUDGET = 100
 
 DESCRIPTION = """\
-Search the user's ingested documents (notes, docs, code, PDFs) by keywords and get the most \
-relevant passages with their source.
+Search the user's ingested documents (notes, docs, code, PDFs) and get the most relevant passages \
+with their source.
 
 Write the query as keywords or a short question, e.g. "retry timeout configuration". \
-Each result starts with [n] path:first-last line (section title); PDF results give pages as p3. \
-Cite the sources you use as path:lines. If nothing is found, say the documents do not contain it \
-instead of guessing."""
+Each passage starts with [n] path:first-last line (section title); PDF results give pages as p3. \
+Quote the words that answer the question and cite them as path:lines. If nothing relevant is \
+found, say the documents do not contain it instead of guessing."""
+
+USAGE = f'search takes "query" (a string) and optionally "k" (an integer from 1 to {MAX_K}).'
 
 
 class SearchInput(BaseModel):
@@ -36,27 +56,61 @@ class SearchInput(BaseModel):
     k: int = Field(default=5, ge=1, le=MAX_K, description="How many passages to return (1-20).")
 
 
-def format_hits(query: str, hits: list[Hit], relative_to: Path | None = None) -> str:
-    """Render hits as numbered, cited passages (or a sentence saying nothing matched)."""
+def format_hits(
+    query: str, hits: list[Hit], relative_to: Path | None = None, *, budget: int | None = None
+) -> str:
+    """Render hits as numbered, cited passages within ``budget`` tokens (``None``: whole chunks).
+
+    Nothing found gives a sentence saying so, never an empty string.
+    """
     if not hits:
         return f"No passage in the ingested documents matches {query!r}: the documents do not contain it."
+    shown, left = passages(hits, query, budget if budget is not None else 10**9)
     blocks = []
-    for number, hit in enumerate(hits, 1):
-        title = f" ({hit.title})" if hit.title else ""
-        blocks.append(f"[{number}] {hit.citation(relative_to)}{title}\n{hit.snippet}")
+    for number, passage in enumerate(shown, 1):
+        title = f" ({passage.hit.title})" if passage.hit.title else ""
+        blocks.append(f"[{number}] {passage.citation(relative_to)}{title}\n{passage.text}")
+    if left:
+        blocks.append(f"({left} more passage{'s' if left > 1 else ''} left out to fit the context.)")
     return "\n\n".join(blocks)
 
 
-def make_search_tool(index: Index, *, default_k: int = 5) -> BaseTool:
-    """Build the ``search`` tool over ``index``."""
+class SearchTool(StructuredTool):
+    """The ``search`` tool over one index; :meth:`check_citations` verifies answers against it."""
 
-    def run(query: str, k: int = default_k) -> str:
-        return format_hits(query, index.search(query, k), Path.cwd())
+    index: Any = None  # the Index (typed Any: pydantic need not know the class)
 
-    return model_facing_tool(
-        run,
+    def check_citations(self, answer: str) -> list[CitationCheck]:
+        """The verdict on each ``path:lines`` citation (and quote) in ``answer``."""
+        index: Index = self.index
+        return check_citations(answer, index)
+
+
+def make_search_tool(index: Index, *, default_k: int = 5, budget: int = DEFAULT_BUDGET) -> SearchTool:
+    """Build the ``search`` tool over ``index``, showing at most ``budget`` tokens of passages per call.
+
+    Raises:
+        ValueError: ``budget`` is below :data:`MIN_BUDGET` tokens.
+    """
+    if budget < MIN_BUDGET:
+        raise ValueError(f"the search budget must be at least {MIN_BUDGET} tokens, not {budget}")
+
+    def search(query: str, k: int = default_k) -> str:
+        return format_hits(query, index.search(query, k), Path.cwd(), budget=budget)
+
+    @functools.wraps(search)
+    def run(*args: Any, **kwargs: Any) -> str:
+        try:
+            return search(*args, **kwargs)
+        except ToolError as error:
+            raise ToolException(str(error)) from error
+
+    return SearchTool(
         name="search",
         description=DESCRIPTION,
+        func=run,
         args_schema=SearchInput,
-        usage=f'search takes "query" (a string) and optionally "k" (an integer from 1 to {MAX_K}).',
+        handle_tool_error=lambda error: f"Error: {error}",
+        handle_validation_error=lambda _error: f"Error: {USAGE}",
+        index=index,
     )

@@ -39,6 +39,10 @@ class ChatRequest:
     take them. ``opens_thinking``: the model's template pre-inserts ``<think>`` (used where the
     prompt is rendered here). ``thinking_forced``: ``think=False`` was asked of a thinking-only
     model, which thinks anyway; the closing delta is marked ``think_ignored``.
+    ``tool_choice`` (``"auto"``, ``"required"``, ``"none"``; see :mod:`graphs.models.choice`) with
+    ``tool_name`` set means that one tool must be called. ``response_format`` constrains the answer
+    (not the thinking) to JSON, in OpenAI's shape: ``{"type": "json_object"}`` or
+    ``{"type": "json_schema", "json_schema": {"name", "schema", "strict"}}``.
     """
 
     model: str
@@ -53,6 +57,8 @@ class ChatRequest:
     template_kwargs: dict[str, Any] = field(default_factory=dict)
     opens_thinking: bool = False
     thinking_forced: bool = False
+    tool_name: str | None = None
+    response_format: dict[str, Any] | None = None
 
 
 @dataclass

@@ -30,7 +30,8 @@ def make_transport(
 
     ``profile`` (a profile the user named) goes to the local transport, which otherwise detects
     it from the GGUF file; servers need none (ChatQwen applies the profile to each request).
-    ``engine`` holds llama.cpp settings for ``local:`` models (see ``llama_settings.settings_from``).
+    ``engine`` holds llama.cpp settings for ``local:`` models (see ``llama_settings.settings_from``);
+    ``transformers:`` models take its thread count.
     """
     uri = parse_model_uri(model)
     retry = RetryPolicy(attempts=retries, read_timeout=timeout)
@@ -51,4 +52,10 @@ def make_transport(
     from graphs.models.transports.llama_settings import settings_from  # noqa: PLC0415
     from graphs.models.transports.local import LocalTransport  # noqa: PLC0415 - optional extra
 
+    if uri.kind == "transformers":
+        from graphs.models.transports.transformers_engine import TransformersEngine  # noqa: PLC0415
+
+        hf = TransformersEngine(uri.name, threads=settings_from(engine).n_threads)
+        family = None if profile is not None else hf.family
+        return LocalTransport(str(uri), engine=hf, family=family, profile=profile)
     return LocalTransport(uri.name, settings=settings_from(engine), profile=profile)

@@ -20,6 +20,7 @@ from typing import Any
 
 from graphs.errors import ConfigError, ContextOverflow, ModelError
 from graphs.models.transports.engine import DEFAULT_MAX_TOKENS, STOP, Piece
+from graphs.models.transports.grammar import grammar_for
 from graphs.models.transports.llama_probe import EngineProbe, probe_enabled
 from graphs.models.transports.llama_settings import CTX_ENV, EngineSettings, resolve_settings
 
@@ -114,6 +115,9 @@ class LlamaEngine:
         args = {k: v for k, v in sampling.items() if k in _LLAMA_ARGS and v is not None}
         args.setdefault("max_tokens", DEFAULT_MAX_TOKENS)
         args["stop"] = list(dict.fromkeys([*STOP, *(args.get("stop") or [])]))
+        grammar = grammar_for(sampling)  # structured output: a grammar from sampling["json_schema"]
+        if grammar is not None:
+            args["grammar"] = grammar
         count = 0
         with loaded.lock:
             prompt_tokens = len(llama.tokenize(prompt.encode("utf-8"), add_bos=False, special=True))

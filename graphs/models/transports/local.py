@@ -2,14 +2,14 @@
 
 No server: we render Qwen's ChatML prompt ourselves (tools in ``<tools>``, calls in
 ``<tool_call>``, results in ``<tool_response>``) and use raw completion, which lets us prefill the
-answer. Forcing a tool call prefills ``<tool_call>\\n{"name": "``: measured here on
-Qwen2.5-Coder-1.5B, prefilling only ``<tool_call>\\n{`` splits the model's own ``{"`` token and it
-stops at once (as it does after ``<tool_call>\\n``), while the longer prefill gave a call every
-time. Generation stops as soon as the forced call's JSON object closes, since small models go on
-to compute the answer themselves. Unforced, a reply may hold several ``<tool_call>`` blocks (one
-per call: BFCL's parallel cases); after a ``</tool_call>`` only blanks and another block may
-follow, anything else (an answer guessed before the results, an invented ``<tool_response>``)
-ends the reply (:class:`CallsEnd`). Output goes through the same dialect functions as every server.
+answer. ``tool_choice`` (forced calls by prefill, named or not; ``"none"`` renders no tools) and
+structured output (a llama.cpp grammar from the JSON schema), with thinking models thinking first,
+are in :mod:`graphs.models.transports.constrain`. Generation stops as soon as a forced call's JSON
+object closes, since small models go on to compute the answer themselves. Unforced, a reply may
+hold several ``<tool_call>`` blocks (one per call: BFCL's parallel cases); after a ``</tool_call>``
+only blanks and another block may follow, anything else (an answer guessed before the results, an
+invented ``<tool_response>``) ends the reply (:class:`CallsEnd`). Output goes through the same
+dialect functions as every server.
 
 The ``Engine`` protocol (:mod:`graphs.models.transports.engine`) is the seam: ``LlamaEngine``
 (:mod:`graphs.models.transports.llama`) runs the model; cassettes record and replay at this seam
@@ -38,12 +38,19 @@ from graphs.models.profiles import QWEN3, QWEN25, Profile
 from graphs.models.tool_guide import GUIDED_FAMILIES, with_tool_guide
 from graphs.models.transports.assemble import DeltaAssembler, tool_schemas
 from graphs.models.transports.base import ChatRequest, Delta, Usage
+from graphs.models.transports.constrain import (
+    CALL_OPEN,
+    FORCED_CALL_PREFILL,  # noqa: F401 - re-exported: the forced call's prefill is part of this API
+    JSONEnd,
+    ThinkPhase,
+    constraint_for,
+    visible_tools,
+)
 from graphs.models.transports.engine import Engine, Piece
 from graphs.models.transports.llama import LlamaEngine
 from graphs.models.transports.llama_settings import EngineSettings, resolve_settings
 from graphs.models.transports.stops import StopScanner
 
-FORCED_CALL_PREFILL = '<tool_call>\n{"name": "'
 _CLIENT_SIDE = {"stop", "include_stop_str_in_output"}  # applied by the transport, not the engine
 
 
@@ -54,9 +61,10 @@ class LocalTransport:
     two original families), else detected from the GGUF file's own metadata
     (:func:`graphs.models.profile_detect.detect_local`). Only templates reproduced byte for byte
     (:data:`graphs.models.chatml.FAMILIES`) are rendered; others are refused with a clear error.
-    When the model chooses whether to call (``tool_choice`` auto), the tools block ends with the
-    small-model tool guide instead of the template's last sentence (:mod:`graphs.models.tool_guide`);
-    ``tool_guide=False`` keeps Qwen's own template text.
+
+    With ``tool_guide=True``, when the model chooses whether to call (``tool_choice`` auto), the
+    tools block ends with the small-model tool guide instead of the template's last sentence
+    (:mod:`graphs.models.tool_guide`); by default the prompt is Qwen's own template, byte for byte.
     """
 
     def __init__(
@@ -67,11 +75,11 @@ class LocalTransport:
         family: ChatFamily | None = None,
         settings: EngineSettings | None = None,
         profile: Profile | None = None,
-        tool_guide: bool = True,
+        tool_guide: bool = False,
     ) -> None:
         self.spec = spec
-        self._engine = engine
         self.tool_guide = tool_guide
+        self._engine = engine
         self.settings = settings
         if profile is None and family is not None:
             profile = QWEN3 if family == "qwen3" else QWEN25
@@ -135,7 +143,7 @@ class LocalTransport:
 
     def prompt(self, request: ChatRequest) -> str:
         """The rendered ChatML prompt, then the request's prefill or, when a tool is required, the
-        forced-call prefill.
+        forced-call prefill (a thinking model thinks first: see :mod:`.constrain`).
 
         Raises:
             ConfigError: the request holds images (llama.cpp runs the text model only).
@@ -144,18 +152,17 @@ class LocalTransport:
             raise ConfigError(LOCAL_IMAGES)
         text = render_chatml(
             request.messages,
-            request.tools,
+            visible_tools(request),
             think=request.think,
             family=self.family,
             preserve_thinking=bool(request.template_kwargs.get("preserve_thinking")),
         )
         if request.prefill is not None:
             return text + request.prefill
-        if request.tools and request.tool_choice == "required":
-            text += FORCED_CALL_PREFILL
-        elif request.tools and self.tool_guide and self.family in GUIDED_FAMILIES:
-            text = with_tool_guide(text)
-        return text
+        constraint = constraint_for(request, can_think=self.can_think)
+        if request.tool_choice != "required" and self.tool_guide and self.family in GUIDED_FAMILIES:
+            text = with_tool_guide(text)  # a prompt without rendered tools is left unchanged
+        return text if constraint.think_first else text + constraint.prefill
 
     def chat(self, request: ChatRequest) -> Iterator[Delta]:
         """Complete the rendered prompt and yield deltas (one when not streaming).
@@ -163,61 +170,81 @@ class LocalTransport:
         Stop strings in ``request.sampling["stop"]`` are applied here, not by llama.cpp, so the
         closing delta can name the one that matched (``stop_sequence``).
         """
+        deltas = self._deltas(request)
+        if request.stream:
+            yield from deltas
+        else:
+            yield _merge(list(deltas))
+
+    def _deltas(self, request: ChatRequest) -> Iterator[Delta]:
+        constraint = constraint_for(request, can_think=self.can_think)
         prompt = self.prompt(request)
-        forced = request.prefill is None and prompt.endswith(FORCED_CALL_PREFILL)
-        prefill = FORCED_CALL_PREFILL if forced else ""
         sampling = {k: v for k, v in request.sampling.items() if k not in _CLIENT_SIDE}
         scanner = StopScanner(
             request.sampling.get("stop") or [],
             include=bool(request.sampling.get("include_stop_str_in_output")),
         )
-        names = tool_schemas(request.tools)
-        assembler = DeltaAssembler(
+        assembler = self._assembler(request)
+        spent = Usage()
+        thought_cut = False  # a thinking budget cut the thinking phase
+        if constraint.think_first:
+            phase = ThinkPhase(self.engine, prompt, sampling, request.thinking_budget)
+            for text in phase:
+                if (delta := assembler.feed(content=text)) is not None:
+                    yield delta
+            spent = Usage(phase.prompt_tokens, phase.completion_tokens, phase.completion_tokens)
+            if not phase.closed:  # it never finished thinking: nothing to constrain
+                yield assembler.finish(phase.finish_reason, spent)
+                return
+            prompt = phase.answer_prompt + constraint.prefill
+            thought_cut = phase.budget_hit
+        if constraint.schema is not None:  # a new dict: the thinking phase keeps its own settings
+            sampling = {**sampling, "json_schema": constraint.schema}
+        prefill = constraint.prefill
+        if prefill and (first := assembler.feed(content=prefill)) is not None:
+            yield first
+        # where generation ends: a forced call's JSON closing, or the text after the last call block
+        call_end, ends = (JSONEnd(prefill[len(CALL_OPEN) :]) if prefill else None), CallsEnd()
+        finish: str | None = None
+        usage = Usage()
+        prompt_tokens = thought = 0  # thought: pieces that were thinking (a piece is a token)
+        budget = None if constraint.think_first else self._meter(request, prefill)
+        pieces = self._pieces(prompt, sampling, budget)
+        for produced, piece in enumerate(pieces, 1):
+            prompt_tokens = max(prompt_tokens, piece.prompt_tokens)
+            text, cut = _cut(piece, call_end, ends, scanner)
+            if text and (delta := assembler.feed(content=text)) is not None:
+                thought += bool(delta.thinking) and not delta.text
+                yield delta
+            if piece.finish_reason:
+                finish = piece.finish_reason
+                usage = Usage(prompt_tokens=piece.prompt_tokens, completion_tokens=piece.completion_tokens)
+            finish = cut or finish
+            if finish == "tool_calls" or scanner.hit is not None:
+                usage = Usage(prompt_tokens=prompt_tokens, completion_tokens=produced)
+                _close(pieces)
+                break
+        if call_end is not None and finish == "stop" and call_end.depth == 1:
+            # a named call's argument grammar completed: only the call's own closing brace is missing
+            if (delta := assembler.feed(content="}\n</tool_call>")) is not None:
+                yield delta
+            finish = "tool_calls"
+        if self.can_think and not constraint.think_first:
+            usage.thinking_tokens = thought
+        closing_delta = assembler.finish(finish, _add(spent, usage))
+        closing_delta.thinking_budget_hit = (budget is not None and budget.hit) or thought_cut
+        closing_delta.stop_sequence = scanner.hit
+        yield closing_delta
+
+    def _assembler(self, request: ChatRequest) -> DeltaAssembler:
+        return DeltaAssembler(
             think=request.think,
-            tool_names=names,
+            tool_names=tool_schemas(request.tools),
             expect_thinking=self.can_think and request.think is not False and request.prefill is None,
             keep_edges=request.prefill is not None,
             thinking_forced=request.thinking_forced,
             check_names=request.tool_choice != "required",
         )
-        deltas: list[Delta] = []
-        finish: str | None = None
-        usage = Usage()
-        if prefill:
-            first = assembler.feed(content=prefill)
-            if first is not None:
-                deltas.append(first)
-        closing = JSONEnd(prefill[len("<tool_call>\n") :]) if prefill else None
-        ends = CallsEnd()
-        prompt_tokens = 0
-        budget = self._meter(request, prefill)
-        pieces = self._pieces(prompt, sampling, budget)
-        for produced, piece in enumerate(pieces, 1):
-            prompt_tokens = max(prompt_tokens, piece.prompt_tokens)
-            text, cut = _cut(piece, closing, ends, scanner)
-            if text:
-                delta = assembler.feed(content=text)
-                if delta is not None:
-                    deltas.append(delta)
-            if piece.finish_reason:
-                finish = piece.finish_reason
-                usage = Usage(prompt_tokens=piece.prompt_tokens, completion_tokens=piece.completion_tokens)
-            finish = cut or finish
-            if request.stream:
-                yield from deltas
-                deltas.clear()
-            if finish == "tool_calls" or scanner.hit is not None:
-                usage = Usage(prompt_tokens=prompt_tokens, completion_tokens=produced)
-                _close(pieces)
-                break
-        closing_delta = assembler.finish(finish, usage)
-        closing_delta.thinking_budget_hit = budget is not None and budget.hit
-        closing_delta.stop_sequence = scanner.hit
-        deltas.append(closing_delta)
-        if request.stream:
-            yield from deltas
-        else:
-            yield _merge(deltas)
 
     def _meter(self, request: ChatRequest, prefill: str) -> ThinkingMeter | None:
         """A thinking meter when a budget applies (a thinking model, thinking on, no forced call)."""
@@ -277,36 +304,6 @@ class LocalTransport:
         """Nothing to release: engines stay warm for the process."""
 
 
-class JSONEnd:
-    """Finds where a JSON object ends in streamed text (strings and escapes respected)."""
-
-    def __init__(self, start: str = "") -> None:
-        self.depth = 0
-        self.in_string = False
-        self.escaped = False
-        self.feed(start)
-
-    def feed(self, text: str) -> int | None:
-        """Scan ``text``; return the index just after the closing brace, if it is in ``text``."""
-        for i, ch in enumerate(text):
-            if self.in_string:
-                if self.escaped:
-                    self.escaped = False
-                elif ch == "\\":
-                    self.escaped = True
-                elif ch in '"\u201d':
-                    self.in_string = False
-            elif ch in '"\u201c':
-                self.in_string = True
-            elif ch in "{[":
-                self.depth += 1
-            elif ch in "}]":
-                self.depth -= 1
-                if self.depth == 0:
-                    return i + 1
-        return None
-
-
 def _cut(
     piece: Piece, closing: JSONEnd | None, ends: CallsEnd, scanner: StopScanner
 ) -> tuple[str, str | None]:
@@ -329,7 +326,7 @@ def _cut(
     return (text + scanner.flush() if piece.finish_reason or over else text), over
 
 
-CALL_OPEN, CALL_CLOSE = "<tool_call>", "</tool_call>"
+BLOCK_OPEN, BLOCK_CLOSE = "<tool_call>", "</tool_call>"
 
 
 class CallsEnd:
@@ -353,25 +350,25 @@ class CallsEnd:
         out: list[str] = []
         while True:
             if not self.after_call:
-                index = self.buffer.find(CALL_CLOSE)
+                index = self.buffer.find(BLOCK_CLOSE)
                 if index < 0:
                     keep = max(
-                        (n for n in range(1, len(CALL_CLOSE)) if self.buffer.endswith(CALL_CLOSE[:n])),
+                        (n for n in range(1, len(BLOCK_CLOSE)) if self.buffer.endswith(BLOCK_CLOSE[:n])),
                         default=0,
                     )
                     cut = len(self.buffer) - keep
                     out.append(self.buffer[:cut])
                     self.buffer = self.buffer[cut:]
                     break
-                end = index + len(CALL_CLOSE)
+                end = index + len(BLOCK_CLOSE)
                 out.append(self.buffer[:end])
                 self.buffer, self.after_call = self.buffer[end:], True
                 continue
             rest = self.buffer.lstrip()
-            if rest.startswith(CALL_OPEN):
+            if rest.startswith(BLOCK_OPEN):
                 self.after_call = False  # another call: pass it on, look for its end
                 continue
-            if not rest or CALL_OPEN.startswith(rest):
+            if not rest or BLOCK_OPEN.startswith(rest):
                 break  # blanks, or the start of another block: wait for more
             self.buffer, self.done = "", True
             break
@@ -388,6 +385,18 @@ def _close(pieces: Iterator[Piece]) -> None:
     close = getattr(pieces, "close", None)
     if close is not None:
         close()
+
+
+def _add(first: Usage, second: Usage) -> Usage:
+    """Token counts of a thinking phase and the answer after it (the answer's prompt holds the
+    thinking, so the prompt is counted once, from the first phase)."""
+    if not first.completion_tokens:
+        return second
+    return Usage(
+        prompt_tokens=first.prompt_tokens or second.prompt_tokens,
+        completion_tokens=first.completion_tokens + second.completion_tokens,
+        thinking_tokens=first.thinking_tokens,
+    )
 
 
 def _merge(deltas: list[Delta]) -> Delta:

@@ -6,6 +6,10 @@ switch is the top-level ``think`` field; sampling goes under ``options`` (``num_
 token limit); an unknown model is HTTP 404. On input, an assistant message's past thinking goes in
 its ``thinking`` field and a user message's images in ``images`` (base64; Ollama cannot fetch URLs).
 ``/api/show`` reports a model's template, architecture and capabilities (profile detection).
+Structured output is ``format`` (``"json"`` or a JSON
+schema; Ollama 0.10+ applies it after the thinking, older servers skip thinking under it). There is
+no ``tool_choice``: ``"none"`` leaves the tools out, and a required call (any tool, or a named one)
+is forced through ``format`` (see :func:`output_schema`).
 """
 
 from __future__ import annotations
@@ -17,7 +21,9 @@ import httpx
 import ollama
 
 from graphs.errors import ConfigError, ModelError, ModelNotFound, ServerError, ServerUnavailable
+from graphs.models.choice import call_schema
 from graphs.models.images import image_bytes_base64
+from graphs.models.structured import ANY_OBJECT, format_schema
 from graphs.models.transports.assemble import DeltaAssembler, tool_schemas
 from graphs.models.transports.base import ChatRequest, Delta, Usage
 from graphs.models.transports.retry import RetryPolicy, aretrying, final_error, retrying
@@ -172,11 +178,25 @@ def ollama_kwargs(request: ChatRequest) -> dict[str, Any]:
     }
     if request.tools and request.tool_choice != "none":
         kwargs["tools"] = request.tools
+    schema = output_schema(request)
+    if schema is not None:
+        kwargs["format"] = "json" if schema == ANY_OBJECT else schema
     if request.think is not None:
         kwargs["think"] = request.think
     if options:
         kwargs["options"] = options
     return kwargs
+
+
+def output_schema(request: ChatRequest) -> dict[str, Any] | None:
+    """What Ollama's ``format`` must hold: a forced tool call's schema, else the requested answer's.
+
+    Ollama's chat API has no ``tool_choice``; a required call is enforced by a schema that only
+    admits ``{"name": <tool>, "arguments": {...}}``, which the dialect parser reads as a tool call.
+    """
+    if request.tools and request.tool_choice == "required":
+        return call_schema(request.tools, request.tool_name)
+    return format_schema(request.response_format)
 
 
 def ollama_message(message: Mapping[str, Any]) -> dict[str, Any]:

@@ -9,7 +9,11 @@ thinking goes back in the field the server reads (``reasoning_field``): ``reason
 which ignores ``reasoning_content`` on input from 0.20), ``reasoning_content`` (older vLLM),
 ``both``, or ``inline`` as ``<think>…</think>`` before the content (SGLang drops
 ``reasoning_content`` on input; llama.cpp-style servers). Images go as ``image_url`` content parts.
-Extra ``chat_template_kwargs`` (``preserve_thinking``) ride with the switch. A thinking budget is sent as
+Extra ``chat_template_kwargs`` (``preserve_thinking``) ride with the switch.
+``tool_choice`` goes as the
+server's own field (a mode, or ``{"type": "function", ...}`` for one tool) and structured output as
+``response_format`` (vLLM applies it after the thinking when it runs a reasoning parser; without one
+it constrains from the first token, so the model does not think). A thinking budget is sent as
 vLLM's top-level ``thinking_token_budget`` (honoured when the server runs with a reasoning config;
 other servers ignore the field). No SDK: the openai package
 adds milliseconds per call and nothing we need.
@@ -24,6 +28,7 @@ from typing import Any, Literal
 import httpx
 
 from graphs.errors import ModelError, ModelNotFound, ResponseFormatError, ServerError, ServerUnavailable
+from graphs.models.choice import openai_tool_choice
 from graphs.models.images import data_url
 from graphs.models.qwen import field_thinking, soft_switch
 from graphs.models.transports.assemble import DeltaAssembler, tool_schemas
@@ -105,7 +110,9 @@ class OpenAITransport:
         if request.tools:
             body["tools"] = request.tools
             if request.tool_choice:
-                body["tool_choice"] = request.tool_choice
+                body["tool_choice"] = openai_tool_choice(request.tool_choice, request.tool_name)
+        if request.response_format:
+            body["response_format"] = request.response_format
         body.update({k: v for k, v in request.sampling.items() if v is not None})
         if request.think is not None:
             if self.think_switch == "template_kwargs":
