@@ -378,9 +378,12 @@ def fit_to_tools(
     ``tools`` are the offered tool names, or a mapping of each name to its ``parameters`` JSON
     schema (as the transports pass it). A call to a tool that is not offered (with
     ``check_names``), one missing a required argument, or one passing an argument its schema does
-    not list (unless the schema allows more) cannot run as written, so it is not a call: it becomes
-    a :class:`BadToolCall` whose error tells the model what to fix. Small models otherwise "call" a
-    function that merely sounds related to the question, or one they made up.
+    not list (unless the schema allows more; an empty ``properties`` lists none) cannot run as
+    written, so it is not a call: it becomes a :class:`BadToolCall` whose error tells the model what
+    to fix. Small models otherwise "call" a function that merely sounds related to the question, or
+    one they made up. These are the rules of BFCL's AST checker (missing required, unexpected
+    parameter, wrong function name), so a call BFCL accepts always fits
+    (``tests/eval/test_fit_agrees_with_bfcl.py``).
     """
     schemas: Mapping[str, Any] = tools if isinstance(tools, Mapping) else dict.fromkeys(tools)
     good: list[ToolCall] = []
@@ -409,11 +412,10 @@ def _misfit(call: ToolCall, schemas: Mapping[str, Any], check_names: bool) -> st
         needs = ", ".join(missing)
         return f"tool {call.name!r} needs the argument(s) {needs}: take their values from the request"
     properties = parameters.get("properties")
-    if isinstance(properties, Mapping) and properties and parameters.get("additionalProperties") is not True:
+    if isinstance(properties, Mapping) and parameters.get("additionalProperties") is not True:
+        # an empty ``properties`` is a tool without arguments (BFCL: any argument is unexpected)
         unknown = [a for a in call.args if a not in properties]
         if unknown:
-            return (
-                f"tool {call.name!r} takes no argument(s) {', '.join(unknown)}; "
-                f"its arguments are: {', '.join(properties)}"
-            )
+            takes = f"its arguments are: {', '.join(properties)}" if properties else "it takes no arguments"
+            return f"tool {call.name!r} takes no argument(s) {', '.join(unknown)}; {takes}"
     return None

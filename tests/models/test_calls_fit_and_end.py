@@ -63,6 +63,20 @@ def test_unknown_names_may_pass_for_a_forced_call_and_without_schemas() -> None:
     assert fit_to_tools([call("f", b=1)], tool_schemas([loose]))[0] == [call("f", b=1)]
 
 
+def test_a_tool_without_arguments_takes_none() -> None:
+    """BFCL's checker calls any argument of a parameterless function unexpected; so does the fit."""
+    bare = {
+        "type": "function",
+        "function": {"name": "now", "parameters": {"type": "object", "properties": {}}},
+    }
+    schemas = tool_schemas([bare])
+    assert fit_to_tools([call("now")], schemas)[0] == [call("now")]
+    good, bad = fit_to_tools([call("now", tz="UTC")], schemas)
+    assert good == [] and bad[0].error == "tool 'now' takes no argument(s) tz; it takes no arguments"
+    untyped = {"type": "function", "function": {"name": "any"}}  # no schema at all: nothing to check
+    assert fit_to_tools([call("any", x=1)], tool_schemas([untyped]))[0] == [call("any", x=1)]
+
+
 def test_the_assembler_turns_misfit_text_calls_into_unreadable_ones() -> None:
     assembler = DeltaAssembler(think=None, tool_names=tool_schemas([AREA]))
     assembler.feed(content='{"name": "area", "arguments": {"base": 10}}')
