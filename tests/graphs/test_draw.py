@@ -59,11 +59,11 @@ def test_workflow_branch_labels_and_quoting() -> None:
 @pytest.mark.parametrize("model", ["local:qwen2.5-coder-1.5b", "ollama:qwen3:8b"])
 def test_every_agent_graph_can_be_drawn_without_a_model_or_sandbox(agent: str | None, model: str) -> None:
     drawing = agent_drawing(agent, model=model)
-    expected = {"planner": "plan_execute"}.get(agent or "", "react")
+    expected = {"planner": "plan_execute", "researcher": "research"}.get(agent or "", "react")
     if model.startswith("local:") and agent in (None, "math-tutor", "coding-assistant"):
         expected = "worked"
     assert f": {expected} graph on {model}" in drawing.title
-    first_node = {"react": "call_model", "worked": "write", "plan_execute": "plan"}[expected]
+    first_node = {"react": "call_model", "worked": "write", "plan_execute": "plan", "research": "search"}[expected]
     assert f'"__start__" -> "{first_node}"' in drawing.dot
     assert "graph TD;" in drawing.mermaid
 
