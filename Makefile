@@ -37,12 +37,12 @@ setup-transformers: setup
 	$(BIN)/python -m pip install -q "$(TORCH_CPU)" $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX))
 	$(BIN)/python -m pip install -q -e ".[dev,transformers]"
 
-## system-deps: bubblewrap (code-runner sandbox), PostgreSQL (memory suite), Graphviz (graph drawings), via apt when root
+## system-deps: bubblewrap (code-runner sandbox), PostgreSQL (memory suite), Graphviz (graph drawings), Chromium (trace browser test), via apt when root
 system-deps:
-	@if command -v bwrap >/dev/null && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && command -v dot >/dev/null; then :; \
+	@if command -v bwrap >/dev/null && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && command -v dot >/dev/null && command -v chromium >/dev/null; then :; \
 	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap postgresql graphviz >/dev/null; \
-	else echo "note: without bubblewrap, postgresql and graphviz the sandbox, PostgreSQL and SVG drawing tests are skipped"; fi
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap postgresql graphviz chromium >/dev/null; \
+	else echo "note: without bubblewrap, postgresql, graphviz and chromium the sandbox, PostgreSQL, SVG drawing and trace-browser tests are skipped"; fi
 
 ## test: the offline test suite (replayed cassettes; no model server, no network)
 test: setup system-deps

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,7 @@ from graphs.models.chat import ChatQwen
 from graphs.models.install import list_models
 from graphs.models.profiles import get_profile
 from graphs.summary import RunSummary
+from tools.mcp_config import McpServerConfig
 from tools.retrieval import default_db_path, resolve_index
 
 AUTO = "auto"
@@ -67,12 +68,23 @@ class RunPlan:
             return self.system_prompt
         return self.spec.render_prompt([t.name for t in tools])
 
+    mcp_servers: Mapping[str, McpServerConfig] = field(default_factory=dict)  # the agent's own
+
+    def servers(
+        self, extra: Mapping[str, McpServerConfig] | None = None
+    ) -> dict[str, McpServerConfig] | None:
+        """The MCP servers ``mcp:`` tools resolve against: the agent's, then ``extra`` (``--mcp``)
+        over them; ``None`` when there are neither (look in ``$QWENGRAPH_HOME/mcp.json``)."""
+        if not self.mcp_servers and extra is None:
+            return None
+        return {**self.mcp_servers, **(extra or {})}
+
 
 def plan_for_spec(
     spec: AgentSpec,
     *,
     tools: Sequence[ToolItem] | None = None,
-    think: bool | None = None,
+    think: ThinkPolicy | None = None,
     force_tool: bool | None = None,
     max_steps: int | None = None,
     decision: RouteDecision | None = None,
@@ -96,6 +108,7 @@ def plan_for_spec(
         graph="react" if spec.graph == "auto" and spec.variables.get("mode") == "hint" else spec.graph,
         language=spec.variables.get("language"),
         spec=spec,
+        mcp_servers=spec.mcp_configs(),
     )
 
 
@@ -104,7 +117,7 @@ def plan_run(
     *,
     agent: str | None = None,
     tools: Sequence[ToolItem] | None = None,
-    think: bool | None = None,
+    think: ThinkPolicy | None = None,
     force_tool: bool | None = None,
     max_steps: int | None = None,
     mode: str | None = None,
@@ -184,22 +197,26 @@ def make_model(
     timeout: float = 300.0,
     engine: dict[str, Any] | None = None,
     profile: str | None = None,
+    sampling: Mapping[str, Any] | None = None,
 ) -> ChatQwen:
     """The chat model for ``plan`` (thinking policy ``"auto"`` and the budget live on the model).
 
     ``engine`` holds local-engine settings (``n_ctx``, ``n_threads``, ``n_batch``, ``extra_bufts``);
-    ``profile`` names its Qwen profile (``None``: detected).
+    ``profile`` names its Qwen profile (``None``: detected); ``sampling`` other ``ChatQwen`` fields
+    (``temperature``, ``seed``, ``max_tokens``, ``think_switch``, ``thinking_budget``: this one over
+    the plan's).
     """
     if profile is not None:
         get_profile(profile)  # an unknown name fails here, before any tool is opened
+    fields: dict[str, Any] = {"thinking_budget": plan.thinking_budget, **(sampling or {})}
     return ChatQwen(
         model=pick_model(model, plan.model),
         base_url=base_url,
         timeout=timeout,
         think=AUTO if plan.think == AUTO else None,
-        thinking_budget=plan.thinking_budget,
         engine=engine,
         qwen_profile=profile,
+        **fields,
     )
 
 
@@ -219,6 +236,7 @@ def run_agent(
     language: str | None = None,
     catalog: AgentCatalog | None = None,
     tools: Sequence[ToolItem] | None = None,
+    mcp_servers: Mapping[str, McpServerConfig] | None = None,
     db: Path | str | None = None,
     index: str | None = None,
     **options: Any,
@@ -238,6 +256,8 @@ def run_agent(
         tools: replaces the agent's tools (as ``--tools`` does): built-in names, installed names,
             ``module:attribute`` references or tool objects; to add to them, give
             ``agent.with_tools(...)`` (see :meth:`agents.spec.AgentSpec.with_tools`).
+        mcp_servers: MCP servers for the agent's ``mcp:`` tools, over its own ``mcp_servers``
+            (see :func:`tools.mcp_config.load_mcp_config`).
         db: the document index file ``search`` uses (default: the default index).
         index: or a named index under ``$QWENGRAPH_HOME`` (see :func:`tools.retrieval.index_path`).
         **options: passed to :func:`agents.runner.run` (``thread``, ``on_event``, ``trace``...).
@@ -256,7 +276,10 @@ def run_agent(
         llm = llm.model_copy(update={"think": AUTO})
     session = options.get("thread") or "agent"
     budget = search_budget(llm.model)
-    with open_tools(plan.tools, session_id=session, index=path, search_tokens=budget) as opened:
+    servers = plan.servers(mcp_servers)
+    with open_tools(
+        plan.tools, session_id=session, mcp_servers=servers, index=path, search_tokens=budget
+    ) as opened:
         return run(
             prompt,
             chat_model=llm,

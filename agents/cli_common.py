@@ -7,20 +7,22 @@ import sqlite3
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
-import prompts
-from agents.cli_progress import StatusLine
-from agents.runner import Event
 from graphs.errors import QwenGraphError
-from tools.errors import ToolError, ToolInputError, ToolLimitError
+
+if TYPE_CHECKING:
+    from agents.cli_progress import StatusLine
+    from agents.runner import Event
 
 ProfileOpt = Annotated[
     str | None,
-    typer.Option("--profile", help="The model's Qwen profile (qwen3, qwen3.5, …); default: detected."),
+    typer.Option(
+        "--profile", help="The model's Qwen profile (qwen3, qwen3.5, …); default: detected.", metavar="NAME"
+    ),
 ]
 """``--profile NAME`` (see graphs.models.profiles), shared by run, chat and resume."""
 
@@ -38,6 +40,9 @@ def clean_errors() -> Iterator[None]:
     qwengraph errors carry their own code; bad tool input (a missing path, a malformed argument) is
     2; other tool failures (no sandbox) 6; database and file system errors 1; Ctrl-C 130.
     """
+    import prompts  # noqa: PLC0415 - imported when a command runs, not for --help
+    from tools.errors import ToolError, ToolInputError, ToolLimitError  # noqa: PLC0415
+
     try:
         yield
     except QwenGraphError as err:

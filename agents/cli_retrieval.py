@@ -20,6 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from agents.cli_common import clean_errors
+from agents.cli_options import DbOption, IndexOption
 from tools.errors import ToolInputError
 from tools.retrieval import Index, IngestStats, named_indexes, resolve_index
 from tools.retrieval.index import Mode
@@ -27,14 +28,6 @@ from tools.retrieval.tool import MAX_K, format_hits
 
 __all__ = ["DbOption", "IndexOption", "indexes_command", "ingest_command", "register", "search_command"]
 
-DbOption = Annotated[
-    Path | None,
-    typer.Option("--db", help="The index file (default: $QWENGRAPH_HOME/retrieval.db).", dir_okay=False),
-]
-IndexOption = Annotated[
-    str | None,
-    typer.Option("--index", help="A named index: $QWENGRAPH_HOME/indexes/NAME.db ('default': retrieval.db)."),
-]
 MODES = get_args(Mode)
 EmbedderOption = Annotated[
     str | None,

@@ -12,45 +12,50 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from langchain_core.messages import AnyMessage, ToolMessage
-from langgraph.checkpoint.base import BaseCheckpointSaver
-from langgraph.store.base import BaseStore
-from rich.console import Console
 
-import prompts
-from agents.agent_run import make_model, plan_run, run_think
-from agents.cli_common import Display, ProfileOpt, TerminalApprover, clean_errors
+from agents.cli_common import ProfileOpt, clean_errors
 from agents.cli_engine import BatchOpt, CtxOpt, ExtraBuftsOpt, ThreadsOpt, engine_options
-from agents.cli_progress import Activity, StatusLine, warm_engine
-from agents.cli_retrieval import DbOption, IndexOption
-from agents.runner import run, thread_origin
-from agents.settings import resolve_model
-from agents.toolbox import open_tools, parse_approve, parse_tool_names, search_budget
+from agents.cli_mcp import McpOpt, load_servers
+from agents.cli_options import (
+    MEMORY_HELP,
+    ApproveOpt,
+    BaseUrlOpt,
+    BudgetOpt,
+    DbOption,
+    IndexOption,
+    MaxTokensOpt,
+    MemoryOpt,
+    ModelOpt,
+    NoThinkOpt,
+    Sampling,
+    SandboxOpt,
+    SeedOpt,
+    SoftSwitchOpt,
+    TemperatureOpt,
+    ThinkOpt,
+    UserOpt,
+    check_sandbox,
+    think_policy,
+)
 from graphs.errors import ConfigError
-from graphs.memory import make_memory_tools, open_checkpointer, open_store, recall_context
-from graphs.models.chat import ChatQwen
-from graphs.models.messages import reasoning_text
-from graphs.models.profiles import get_profile
-from tools.retrieval import resolve_index
 
-MEMORY_HELP = "Thread storage: sqlite:///PATH, postgres://..., memory:// (else QWENGRAPH_MEMORY)."
-ModelOpt = Annotated[
-    str | None, typer.Option("--model", "-m", help="Model URI (ollama:…, openai:…, local:…).")
-]
-BaseUrlOpt = Annotated[str | None, typer.Option("--base-url", help="Server URL (else QWENGRAPH_BASE_URL).")]
-MemoryOpt = Annotated[str | None, typer.Option("--memory", help=MEMORY_HELP)]
+if TYPE_CHECKING:
+    from langchain_core.messages import AnyMessage
+    from langgraph.checkpoint.base import BaseCheckpointSaver
+    from langgraph.store.base import BaseStore
+
+__all__ = ["MEMORY_HELP", "maybe_checkpointer", "memory_uri", "thread_ids", "thread_messages", "user_store"]
+
 ToolsOpt = Annotated[
     str,
     typer.Option(
         "--tools",
-        help="Comma-separated: calculator, symbolic, run_python, search, installed names, module:attribute.",
+        help="Comma-separated: calculator, symbolic, run_python, search, mcp:SERVER or mcp:SERVER/TOOL.",
+        metavar="TOOLS",
     ),
-]
-ApproveOpt = Annotated[
-    str, typer.Option("--approve", help="Comma-separated tools that need your approval per call.")
 ]
 
 
@@ -66,6 +71,8 @@ def maybe_checkpointer(enabled: bool, uri: str | None) -> Iterator[BaseCheckpoin
         with nullcontext():
             yield None
         return
+    from graphs.memory import open_checkpointer  # noqa: PLC0415 - LangGraph loads when a command runs
+
     with open_checkpointer(memory_uri(uri)) as saver:
         yield saver
 
@@ -77,6 +84,8 @@ def user_store(user: str | None, memory: str | None) -> Iterator[BaseStore | Non
     if not user:
         yield None
         return
+    from graphs.memory import open_store  # noqa: PLC0415
+
     uri = memory_uri(memory)
     with open_store(uri if uri and not uri.startswith("sqlite") else None) as store:
         yield store
@@ -104,15 +113,40 @@ threads_app = typer.Typer(help="List, show and delete saved conversations.", no_
 
 
 def chat_command(
-    thread: Annotated[str, typer.Option("--thread", help="Conversation to continue or start.")] = "default",
+    thread: Annotated[
+        str, typer.Option("--thread", help="Conversation to continue or start.", metavar="NAME")
+    ] = "default",
     model: ModelOpt = None,
     base_url: BaseUrlOpt = None,
-    memory: MemoryOpt = None,
-    tool_names: ToolsOpt = "calculator",
-    approve: ApproveOpt = "",
-    user: Annotated[
-        str | None, typer.Option("--user", help="Long-term memory for this user: remember/recall tools.")
+    agent: Annotated[
+        str | None,
+        typer.Option(
+            "--agent",
+            help="Chat with an agent (its tools and prompt): math-tutor, researcher...",
+            metavar="NAME",
+        ),
     ] = None,
+    memory: MemoryOpt = None,
+    tool_names: Annotated[
+        str | None,
+        typer.Option(
+            "--tools",
+            help="Comma-separated: calculator, symbolic, run_python, search, installed names, "
+            "module:attribute, mcp:SERVER, mcp:SERVER/TOOL (default: the agent's, else calculator).",
+            metavar="TOOLS",
+        ),
+    ] = None,
+    approve: ApproveOpt = "",
+    user: UserOpt = None,
+    think: ThinkOpt = None,
+    no_think: NoThinkOpt = False,
+    thinking_budget: BudgetOpt = None,
+    soft_switch: SoftSwitchOpt = False,
+    temperature: TemperatureOpt = None,
+    seed: SeedOpt = None,
+    max_tokens: MaxTokensOpt = None,
+    sandbox: SandboxOpt = "auto",
+    mcp: McpOpt = None,
     ctx: CtxOpt = None,
     threads: ThreadsOpt = None,
     batch: BatchOpt = None,
@@ -122,28 +156,61 @@ def chat_command(
     index_name: IndexOption = None,
 ) -> None:
     """Chat in a thread that survives restarts; /exit (or end of input) quits."""
+    from rich.console import Console  # noqa: PLC0415 - LangChain and LangGraph load when a command runs
+
+    import prompts  # noqa: PLC0415
+    from agents.agent_run import make_model, pick_model, plan_run, run_think  # noqa: PLC0415
+    from agents.cli_common import Display, TerminalApprover  # noqa: PLC0415
+    from agents.cli_progress import Activity, StatusLine, warm_engine  # noqa: PLC0415
+    from agents.runner import run  # noqa: PLC0415
+    from agents.toolbox import (  # noqa: PLC0415
+        open_tools,
+        parse_approve,
+        parse_tool_names,
+        search_budget,
+        with_mcp_servers,
+    )
+    from graphs.memory import make_memory_tools, open_checkpointer, recall_context  # noqa: PLC0415
+    from tools.retrieval import resolve_index  # noqa: PLC0415
+
     console = Console(highlight=False)
-    approve_names = parse_approve(approve)
     with clean_errors():
+        approve_names = parse_approve(approve)
         engine = engine_options(ctx, threads, batch, extra_bufts)
-        if profile is not None:
-            get_profile(profile)  # an unknown name fails here, not at the first message
+        servers = load_servers(mcp)
+        tools = parse_tool_names(tool_names) if tool_names is not None else None
+        index_file = resolve_index(db, index_name)
+        plan = plan_run(
+            "",
+            agent=agent,
+            tools=tools,
+            think=think_policy(think, no_think),
+            graph=None if agent else "react",
+            index=index_file,
+        )
+        names = with_mcp_servers(plan.tools, servers or {})
+        sampling = Sampling(temperature, seed, max_tokens, thinking_budget, soft_switch).fields()
     with (
         clean_errors(),
         open_checkpointer(memory_uri(memory)) as saver,
         open_tools(
-            parse_tool_names(tool_names),
+            names,
             session_id=thread,
-            index=resolve_index(db, index_name),
-            search_tokens=search_budget(resolve_model(model)),
+            mcp_servers=plan.servers(servers),
+            sandbox=check_sandbox(sandbox),  # type: ignore[arg-type]
+            index=index_file,
+            search_tokens=search_budget(pick_model(model, plan.model)),
         ) as base_tools,
         user_store(user, memory) as store,
     ):
-        tools = base_tools + (make_memory_tools(store, user) if store is not None and user else [])
-        llm = ChatQwen(model=resolve_model(model), base_url=base_url, engine=engine, qwen_profile=profile)
+        tools_now = base_tools + (make_memory_tools(store, user) if store is not None and user else [])
+        llm = make_model(
+            plan, model=model, base_url=base_url, engine=engine, profile=profile, sampling=sampling
+        )
         activity = Activity()
         known = len(thread_messages_or_empty(saver, thread))
-        console.print(f"[dim]thread {thread!r} ({known} messages); /exit quits[/]")
+        who = f" with {plan.agent}" if plan.agent else ""
+        console.print(f"[dim]thread {thread!r}{who} ({known} messages); /exit quits[/]")
         while True:
             console.print("[bold]you>[/] ", end="")
             line = sys.stdin.readline()
@@ -151,10 +218,10 @@ def chat_command(
                 break
             if not line.strip():
                 continue
-            system = None
+            system = plan.prompt_for(tools_now)
             if store is not None and user:
                 facts = recall_context(store, user, line.strip())
-                system = prompts.render("react", tool_names=sorted(t.name for t in tools))
+                system = system or prompts.render("react", tool_names=sorted(t.name for t in tools_now))
                 system = f"{system}\n\n{facts}" if facts else system
             with StatusLine(activity) as status:
                 run(
@@ -162,7 +229,11 @@ def chat_command(
                     chat_model=llm,
                     thread=thread,
                     checkpointer=saver,
-                    tools=tools,
+                    tools=tools_now,
+                    think=run_think(plan),
+                    max_steps=plan.max_steps,
+                    spec=plan,
+                    language=plan.language,
                     on_event=Display(console, status),
                     approve=approve_names,
                     approver=TerminalApprover(),
@@ -174,20 +245,35 @@ def chat_command(
 
 
 def resume_command(
-    thread: Annotated[str, typer.Option("--thread", help="The thread whose run to continue.")],
+    thread: Annotated[
+        str, typer.Option("--thread", help="The thread whose run to continue.", metavar="NAME")
+    ],
     model: ModelOpt = None,
     base_url: BaseUrlOpt = None,
     memory: MemoryOpt = None,
     tool_names: Annotated[
         str | None,
-        typer.Option("--tools", help="Comma-separated tools (default: the agent's, else calculator)."),
+        typer.Option(
+            "--tools", help="Comma-separated tools (default: the agent's, else calculator).", metavar="TOOLS"
+        ),
     ] = None,
     approve: ApproveOpt = "",
     agent: Annotated[
         str | None,
-        typer.Option("--agent", help="The agent the run was started with (default: as the thread records)."),
+        typer.Option(
+            "--agent",
+            help="The agent the run was started with (default: as the thread records).",
+            metavar="NAME",
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object with the result.")] = False,
+    thinking_budget: BudgetOpt = None,
+    soft_switch: SoftSwitchOpt = False,
+    temperature: TemperatureOpt = None,
+    seed: SeedOpt = None,
+    max_tokens: MaxTokensOpt = None,
+    sandbox: SandboxOpt = "auto",
+    mcp: McpOpt = None,
     ctx: CtxOpt = None,
     threads: ThreadsOpt = None,
     batch: BatchOpt = None,
@@ -201,6 +287,21 @@ def resume_command(
     The thread records the agent and graph its run was started with; the same agent is rebuilt, so
     an agent's run resumes on its own graph, prompt and tools.
     """
+    from rich.console import Console  # noqa: PLC0415
+
+    from agents.agent_run import make_model, plan_run, run_think  # noqa: PLC0415
+    from agents.cli_common import Display, TerminalApprover  # noqa: PLC0415
+    from agents.runner import run, thread_origin  # noqa: PLC0415
+    from agents.toolbox import (  # noqa: PLC0415
+        open_tools,
+        parse_approve,
+        parse_tool_names,
+        search_budget,
+        with_mcp_servers,
+    )
+    from graphs.memory import open_checkpointer  # noqa: PLC0415
+    from tools.retrieval import resolve_index  # noqa: PLC0415
+
     console = Console(highlight=False)
     with clean_errors(), open_checkpointer(memory_uri(memory)) as saver:
         approve_names = parse_approve(approve)
@@ -209,9 +310,19 @@ def resume_command(
         tools = parse_tool_names(tool_names) if tool_names is not None else None
         index_file = resolve_index(db, index_name)
         plan = plan_run("", agent=name, tools=tools, index=index_file)
-        llm = make_model(plan, model=model, base_url=base_url, engine=engine, profile=profile)
+        servers = load_servers(mcp)
+        names = with_mcp_servers(plan.tools, servers or {})
+        sampling = Sampling(temperature, seed, max_tokens, thinking_budget, soft_switch).fields()
+        llm = make_model(
+            plan, model=model, base_url=base_url, engine=engine, profile=profile, sampling=sampling
+        )
         with open_tools(
-            plan.tools, session_id=thread, index=index_file, search_tokens=search_budget(llm.model)
+            names,
+            session_id=thread,
+            mcp_servers=plan.servers(servers),
+            sandbox=check_sandbox(sandbox),  # type: ignore[arg-type]
+            index=index_file,
+            search_tokens=search_budget(llm.model),
         ) as opened:
             result = run(
                 None,
@@ -236,16 +347,47 @@ def resume_command(
 
 
 @threads_app.command("list")
-def threads_list(memory: MemoryOpt = None) -> None:
-    """Saved threads, newest first."""
+def threads_list(
+    memory: MemoryOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Saved threads, newest first: name, last activity, messages."""
+    from rich.console import Console  # noqa: PLC0415
+    from rich.table import Table  # noqa: PLC0415
+
+    from graphs.memory import open_checkpointer  # noqa: PLC0415
+
     with clean_errors(), open_checkpointer(memory_uri(memory)) as saver:
-        for thread, stamp in thread_ids(saver).items():
-            sys.stdout.write(f"{thread}\t{stamp}\t{len(thread_messages(saver, thread))} messages\n")
+        found = [(t, stamp, len(thread_messages(saver, t))) for t, stamp in thread_ids(saver).items()]
+    if as_json:
+        rows = [{"thread": t, "updated": stamp, "messages": n} for t, stamp, n in found]
+        sys.stdout.write(json.dumps(rows, ensure_ascii=False) + "\n")
+        return
+    if not found:
+        typer.echo("no saved threads yet (start one with: qwengraph chat --thread NAME)")
+        return
+    table = Table(title="qwengraph threads")
+    for column, justify in (("thread", "left"), ("last activity (UTC)", "left"), ("messages", "right")):
+        table.add_column(column, justify=justify, overflow="fold")  # type: ignore[arg-type]
+    for name, stamp, count in found:
+        table.add_row(name, stamp.replace("T", " ")[:19], str(count))
+    console = Console()
+    if not console.is_terminal:
+        console.width = 200  # pipes and logs: keep each thread on one line
+    console.print(table)
 
 
 @threads_app.command("show")
-def threads_show(name: Annotated[str, typer.Argument(help="Thread name.")], memory: MemoryOpt = None) -> None:
+def threads_show(
+    name: Annotated[str, typer.Argument(help="Thread name.", metavar="NAME")], memory: MemoryOpt = None
+) -> None:
     """Print a thread's conversation (thinking dimmed, tool results indented)."""
+    from langchain_core.messages import ToolMessage  # noqa: PLC0415
+    from rich.console import Console  # noqa: PLC0415
+
+    from graphs.memory import open_checkpointer  # noqa: PLC0415
+    from graphs.models.messages import reasoning_text  # noqa: PLC0415
+
     console = Console(highlight=False)
     with clean_errors(), open_checkpointer(memory_uri(memory)) as saver:
         for message in thread_messages(saver, name):
@@ -259,9 +401,11 @@ def threads_show(name: Annotated[str, typer.Argument(help="Thread name.")], memo
 
 @threads_app.command("delete")
 def threads_delete(
-    name: Annotated[str, typer.Argument(help="Thread name.")], memory: MemoryOpt = None
+    name: Annotated[str, typer.Argument(help="Thread name.", metavar="NAME")], memory: MemoryOpt = None
 ) -> None:
     """Delete a thread and all its checkpoints."""
+    from graphs.memory import open_checkpointer  # noqa: PLC0415
+
     with clean_errors(), open_checkpointer(memory_uri(memory)) as saver:
         thread_messages(saver, name)
         saver.delete_thread(name)

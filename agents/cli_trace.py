@@ -1,9 +1,10 @@
 """``qwengraph trace …``: read the run traces (``$QWENGRAPH_HOME/traces.db``).
 
 ``list`` shows the latest runs, ``show RUN_ID`` one run as a tree (model calls and tool calls in
-order), ``stats`` figures over all runs. Every command takes ``--json`` for scripts and ``--db`` for
-another traces file. Errors from the qwengraph tree become one line on stderr and the error's exit
-code, never a traceback.
+order), ``stats`` figures over all runs, ``browse`` serves the database in Datasette. Every
+command takes ``--db`` for another traces file, and all but ``browse`` take ``--json`` for scripts.
+Errors from the qwengraph tree become one line on stderr and the error's exit code, never a
+traceback.
 """
 
 from __future__ import annotations
@@ -171,3 +172,20 @@ def stats_command(as_json: JsonOpt = False, db: DbOpt = None) -> None:
 
 def _latencies(figures: TraceStats) -> tuple[float | None, float | None, float | None]:
     return figures.latency_mean_ms, figures.latency_p50_ms, figures.latency_p95_ms
+
+
+@trace_app.command("browse")
+def browse_command(
+    db: DbOpt = None,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to listen on.")] = 8001,
+) -> None:
+    """Browse, filter and chart the traces in Datasette (read-only), with canned queries."""
+    from agents.trace_browse import make_app, serve  # noqa: PLC0415
+    from graphs.memory.trace_store import default_db_path  # noqa: PLC0415
+
+    path = db or default_db_path()
+    with clean_errors():
+        make_app(path)  # a missing file or Datasette fails here, before the banner
+        typer.echo(f"browsing {path} at http://{host}:{port}/ (read-only; Ctrl-C stops)", err=True)
+        serve(path, host=host, port=port)

@@ -131,6 +131,7 @@ def build_run(
         force_tool = in_process(llm.model)
     saver = checkpointer if checkpointer is not None else (InMemorySaver() if approve else None)
     offered = [as_tool(t) for t in tools] if tools is not None else default_tools()
+    check_approvals(approve, offered)
     automatic = spec is None or spec.graph == AUTO_GRAPH
     spec = choose_graph(spec, llm.model, offered, approvals=bool(approve))
     if automatic and spec.graph == "worked":
@@ -332,3 +333,14 @@ class EventReader:
             self.emit(Event(kind="thinking", text=thought))
         if self.answer_streams and message.text:
             self.emit(Event(kind="text", text=message.text))
+
+
+def check_approvals(approve: Sequence[str], offered: Sequence[BaseTool]) -> None:
+    """Approvals must name tools the run offers: one clear :class:`ConfigError` (MCP tools and
+    references are known only once opened, so this is checked here, not when flags are read)."""
+    not_offered = sorted(set(approve) - {t.name for t in offered})
+    if not_offered:
+        raise ConfigError(
+            f"--approve: no tool named {', '.join(not_offered)} is offered "
+            f"(offered: {', '.join(sorted(t.name for t in offered)) or 'none'})"
+        )

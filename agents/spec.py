@@ -23,6 +23,8 @@ from agents.tool_refs import as_tool
 from agents.toolbox import ToolItem, check_tool_names, tool_label
 from graphs.build import GRAPHS, load_graph
 from graphs.errors import ConfigError
+from tools.errors import ToolInputError
+from tools.mcp_config import McpServerConfig, parse_mcp_config
 
 __all__ = ["GRAPHS", "AgentCatalog", "AgentSpec", "ThinkPolicy", "builtin_agents", "load_graph"]
 
@@ -38,8 +40,9 @@ class AgentSpec:
         name: what users type after ``--agent``.
         description: one line for listings.
         tools: built-in tool names (:mod:`agents.toolbox`), names installed packages offer,
-            ``module:attribute`` references, or tool objects: LangChain tools, or typed functions
-            with a docstring (made tools; see :mod:`agents.tool_refs`).
+            ``module:attribute`` references, ``mcp:SERVER`` (every tool of an MCP server) or
+            ``mcp:SERVER/TOOL``, or tool objects: LangChain tools, or typed functions with a
+            docstring (made tools; see :mod:`agents.tool_refs`).
         prompt: prompt template name in ``prompts/`` (without ``.md``).
         variables: template variables besides ``tool_names`` (filled in) and ``language``.
         choices: allowed values of variables that users may set (e.g. ``mode``).
@@ -50,6 +53,8 @@ class AgentSpec:
         force_tool: first model call must be a tool call (``None``: yes for local models).
         max_steps: model calls allowed per run.
         model: preferred model URI (``--model`` and ``QWENGRAPH_MODEL`` still win).
+        mcp_servers: the agent's own MCP servers by name, each an ``mcpServers`` entry
+            (``{"command": ..., "args": [...]}`` or ``{"url": ...}``); ``--mcp`` adds to them.
     """
 
     name: str
@@ -64,6 +69,7 @@ class AgentSpec:
     force_tool: bool | None = None
     max_steps: int = 8
     model: str | None = None
+    mcp_servers: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         names = [t for t in self.tools if isinstance(t, str)]
@@ -74,6 +80,10 @@ class AgentSpec:
         except ConfigError as err:
             raise ConfigError(f"agent {self.name!r}: {err}") from None
         object.__setattr__(self, "tools", tuple(objects))
+        try:
+            parse_mcp_config({"mcpServers": dict(self.mcp_servers)}, where=f"agent {self.name!r}: ")
+        except ToolInputError as err:
+            raise ConfigError(str(err)) from None
         if self.graph not in (*GRAPHS, AUTO_GRAPH):
             raise ConfigError(
                 f"agent {self.name!r}: unknown graph {self.graph!r}: "
@@ -105,6 +115,10 @@ class AgentSpec:
         if unknown:
             raise ConfigError(f"agent {self.name!r} has no setting {', '.join(unknown)}")
         return dataclasses.replace(self, variables={**self.variables, **given})
+
+    def mcp_configs(self) -> dict[str, McpServerConfig]:
+        """The agent's own MCP servers, parsed (see :mod:`tools.mcp_config`)."""
+        return parse_mcp_config({"mcpServers": dict(self.mcp_servers)})
 
     def tool_names(self) -> list[str]:
         """The names of the agent's tools, as far as known before they are opened (a reference's

@@ -48,10 +48,18 @@ def test_chat_keeps_the_conversation_across_restarts() -> None:
 
 
 def test_threads_list_show_delete() -> None:
+    empty = cli("threads", "list")
+    assert empty.exit_code == 0 and empty.stdout.startswith("no saved threads yet")
     with OllamaServer(echo_script) as server:
         cli("run", "hello there", "--thread", "a", "--model", "ollama:qwen3:8b", "--base-url", server.url)
     listing = cli("threads", "list")
-    assert listing.exit_code == 0 and listing.stdout.startswith("a\t") and "2 messages" in listing.stdout
+    assert listing.exit_code == 0
+    header, row = (line for line in listing.stdout.splitlines() if "│" in line or "┃" in line)
+    assert [c.strip() for c in header.strip("┃").split("┃")] == ["thread", "last activity (UTC)", "messages"]
+    cells = [c.strip() for c in row.strip("│").split("│")]
+    assert cells[0] == "a" and cells[2] == "2" and len(cells[1]) == 19
+    as_json = json.loads(cli("threads", "list", "--json").stdout)
+    assert [(t["thread"], t["messages"]) for t in as_json] == [("a", 2)]
     shown = cli("threads", "show", "a")
     assert "human> hello there" in shown.stdout and "ai> I have seen: hello there" in shown.stdout
     assert cli("threads", "delete", "a").stdout == "deleted thread a\n"

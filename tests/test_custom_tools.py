@@ -193,5 +193,6 @@ def test_approval_and_tracing_apply_to_custom_tools(mypkg: Any, tmp_path: Path, 
     with sqlite3.connect(tmp_path / "traces.db") as db:
         rows = db.execute("select name, result from tool_calls").fetchall()
     assert rows == [("weather", "Sunny, 21 C in Lyon")]
-    with pytest.raises(ValueError, match="not offered: rain"), OllamaServer(weather_script) as server:
+    not_offered = pytest.raises(ConfigError, match="no tool named rain is offered")
+    with not_offered, OllamaServer(weather_script) as server:
         run("x", chat_model=llm(server), tools=[mypkg.weather], approve=["rain"], trace=False)

@@ -1,6 +1,7 @@
-"""The README's deployment recipes, run: Foundry Local through ``openai:`` against a loopback server.
+"""The documented deployment recipes (docs/deployment.md), run: Foundry Local through ``openai:``
+against a loopback server.
 
-The command is read from the README's Foundry Local recipe itself (only the port changes: Foundry
+The command is read from the documentation's Foundry Local recipe itself (only the port changes: Foundry
 Local picks its own), so the documented line is the one that is tested.
 """
 
@@ -17,19 +18,19 @@ from typer.testing import CliRunner
 
 from agents.cli import app
 
-README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+README = (Path(__file__).resolve().parents[1] / "docs" / "deployment.md").read_text(encoding="utf-8")
 
 
 def recipe(heading: str) -> list[str]:
-    """The ``qwengraph run`` command in the README section under ``heading``, as arguments."""
-    section = README.split(heading, 1)[1].split("\n### ", 1)[0]
+    """The ``qwengraph run`` command in the documentation's section under ``heading``, as arguments."""
+    section = README.split(heading, 1)[1].split("\n## ", 1)[0]
     line = next(line for line in section.splitlines() if line.startswith("qwengraph run "))
     return shlex.split(line)[1:]
 
 
 @pytest.mark.parametrize("stream", [True, False])
 def test_the_foundry_local_recipe_runs_a_calculator_turn(stream: bool) -> None:
-    args = recipe("### Foundry Local")
+    args = recipe("## Foundry Local")
     base = args.index("--base-url") + 1
     assert re.fullmatch(r"http://localhost:\d+/v1", args[base]), "the recipe names Foundry Local's /v1 URL"
     with FoundryLocalServer() as server:
@@ -50,7 +51,7 @@ def test_the_foundry_local_recipe_runs_a_calculator_turn(stream: bool) -> None:
 
 
 def test_an_unloaded_foundry_model_is_one_line() -> None:
-    args = recipe("### Foundry Local")
+    args = recipe("## Foundry Local")
     with FoundryLocalServer(models=["phi-4-mini-instruct-generic-cpu"]) as server:
         args[args.index("--base-url") + 1] = server.base_url
         result = CliRunner().invoke(app, args, catch_exceptions=False)

@@ -1,5 +1,5 @@
-"""The README documents every CLI command, option and built-in tool, and every Python example in it
-runs; our ``agents`` is the one imported."""
+"""The documentation (README.md and docs/*.md) covers every CLI command (named in the README), option
+and built-in tool, and every Python example in it runs; our ``agents`` is the one imported."""
 
 from __future__ import annotations
 
@@ -27,6 +27,8 @@ from tools.code_runner.bwrap import bwrap_usable
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
+DOC_FILES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+DOCS = "".join(path.read_text(encoding="utf-8") for path in DOC_FILES)
 
 
 def commands(group: Any, prefix: str = "qwengraph") -> list[tuple[str, Any]]:
@@ -55,12 +57,12 @@ def test_every_command_and_option_is_in_the_readme(path: str, command: Any) -> N
     for param in command.params:
         for flag in [*param.opts, *param.secondary_opts]:
             if flag.startswith("--") and flag != "--help":
-                assert flag in README, f"{path} {flag} is not documented in README.md"
+                assert flag in DOCS, f"{path} {flag} is not documented in README.md or docs/"
 
 
 @pytest.mark.parametrize("name", TOOL_NAMES)
 def test_every_built_in_tool_has_a_readme_section(name: str) -> None:
-    assert f"### `{name}`" in README
+    assert f"## `{name}`" in DOCS
 
 
 def test_the_toolbox_names_are_the_tools_names() -> None:
@@ -83,8 +85,10 @@ SERVER_URLS = ("http://127.0.0.1:8000/v1", "http://localhost:8000/v1", "http://l
 
 @dataclass(frozen=True)
 class Example:
-    """One ```python block of the README and how it runs (the ``<!-- test: ... -->`` line above it)."""
+    """One ```python block of README.md or docs/*.md and how it runs (the ``<!-- test: ... -->`` line
+    above it)."""
 
+    file: str
     line: int
     code: str
     mode: str  # offline | ollama | vllm | sandbox | replay
@@ -92,17 +96,20 @@ class Example:
 
     @property
     def id(self) -> str:
-        return f"README.md:{self.line}"
+        return f"{self.file}:{self.line}"
 
 
 def readme_examples() -> list[Example]:
     found = []
-    for match in FENCE.finditer(README):
-        line = README.count("\n", 0, match.start()) + 1
-        before = README[: match.start()].rstrip("\n").rsplit("\n", 1)[-1]
-        mark = MARK.search(before)
-        mode, _, arg = (mark.group(1).strip() if mark else "offline").partition(" ")
-        found.append(Example(line, match.group(1), mode, arg.strip()))
+    for path in DOC_FILES:
+        text = path.read_text(encoding="utf-8")
+        name = str(path.relative_to(ROOT))
+        for match in FENCE.finditer(text):
+            line = text.count("\n", 0, match.start()) + 1
+            before = text[: match.start()].rstrip("\n").rsplit("\n", 1)[-1]
+            mark = MARK.search(before)
+            mode, _, arg = (mark.group(1).strip() if mark else "offline").partition(" ")
+            found.append(Example(name, line, match.group(1), mode, arg.strip()))
     return found
 
 
@@ -110,7 +117,7 @@ EXAMPLES = readme_examples()
 
 
 def test_the_readme_has_examples_and_marks_only_known_modes() -> None:
-    fences = [line for line in README.splitlines() if line.startswith("```python")]
+    fences = [line for line in DOCS.splitlines() if line.startswith("```python")]
     assert len(EXAMPLES) == len(fences) >= 18  # every fenced Python block is an example that runs
     assert {e.mode for e in EXAMPLES} <= {"offline", "ollama", "vllm", "sandbox", "replay"}
     assert all(e.arg in SCRIPTS for e in EXAMPLES if e.mode in ("ollama", "vllm") and e.arg)

@@ -63,7 +63,9 @@ def test_every_agent_graph_can_be_drawn_without_a_model_or_sandbox(agent: str | 
     if model.startswith("local:") and agent in (None, "math-tutor", "coding-assistant"):
         expected = "worked"
     assert f": {expected} graph on {model}" in drawing.title
-    first_node = {"react": "call_model", "worked": "write", "plan_execute": "plan", "research": "search"}[expected]
+    first_node = {"react": "call_model", "worked": "write", "plan_execute": "plan", "research": "search"}[
+        expected
+    ]
     assert f'"__start__" -> "{first_node}"' in drawing.dot
     assert "graph TD;" in drawing.mermaid
 

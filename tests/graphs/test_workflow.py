@@ -9,12 +9,14 @@ from typing import Any
 import pytest
 from langchain_core.tools import BaseTool, tool
 
+import graphs.workflow
 from graphs.models.chat import ChatQwen
 from graphs.models.testing import ScriptedTransport, turn
 from graphs.workflow import (
     WorkflowError,
     WorkflowSpec,
     compile_workflow,
+    example_path,
     load_workflow,
     run_log,
     run_workflow,
@@ -22,7 +24,7 @@ from graphs.workflow import (
 )
 from tools import calculator
 
-NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks" / "workflows"
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks" / "workflows"  # a link to the shipped examples
 
 
 @tool
@@ -179,15 +181,24 @@ def test_model_step_with_scripted_model() -> None:
 
 
 def test_example_workflows_run(tmp_path: Path) -> None:
-    report = run_workflow(load_workflow(NOTEBOOKS / "squares_report.yaml"), {}, TOOLS)
+    report = run_workflow(load_workflow(example_path("squares_report")), {}, TOOLS)
     assert report == {"squares": ["9", "16", "25"], "powers": ["1", "2", "4"], "sum": "50", "product": "3600"}
-    invoice = load_workflow(NOTEBOOKS / "invoice_total.yaml")
+    invoice = load_workflow(example_path("invoice_total.yaml"))
     model = ChatQwen(model="ollama:q", transport=ScriptedTransport([turn("Approve it.")]))
     assert run_workflow(invoice, {"amounts": [400, 250.5]}, TOOLS, model) == {
         "total": "650.5 (exactly 1301/2)",
         "note": "Approve it.",
     }
     assert run_workflow(invoice, {"amounts": [100, 20]}, TOOLS, model) == {"total": "120", "note": "380"}
+
+
+def test_the_examples_ship_in_the_package_and_the_notebooks_see_them() -> None:
+    shipped = example_path("squares_report")
+    assert shipped.parent.parent == Path(graphs.workflow.__file__).parent  # graphs/workflow/examples
+    assert (NOTEBOOKS / "squares_report.yaml").resolve() == shipped.resolve()
+    shipped_names = "shipped: invoice_total, squares_report"
+    with pytest.raises(WorkflowError, match=f"no example workflow 'nope'; {shipped_names}"):
+        example_path("nope")
 
 
 def test_unknown_tool_names_file_and_line(tmp_path: Path) -> None:
