@@ -14,6 +14,9 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e ".[dev]"
+	# BFCL's own checker and harness code, for the tests that prove ours agree with it. --no-deps:
+	# its dependencies are every provider SDK, and its checker is only read, never imported at run time.
+	$(BIN)/python -m pip install -q --no-deps bfcl-eval==2026.3.23
 	touch $(STAMP)
 
 setup: $(STAMP)

@@ -96,6 +96,12 @@ LAZY_COMMANDS = (
         SETUP,
     ),
     LazyCommand("doctor", "agents.cli_doctor:doctor_command", "Check this machine for the main job.", SETUP),
+    LazyCommand(
+        "eval",
+        "agents.eval.cli:eval_app",
+        "Measure tool calling: BFCL and your own task sets, stored, compared, replayable.",
+        SETUP,
+    ),
 )
 
 

@@ -24,7 +24,10 @@
     │   ├── ThreadBusy             another run holds the thread's lock (and the caller would not wait)
     │   └── TraceNotFound          no recorded run with that id (or the id prefix is ambiguous)
     ├── RateLimited                a user sent requests faster than allowed (carries ``retry_after``)
-    └── RunCancelled               the caller cancelled a run (its client went away, a batch stopped)
+    ├── RunCancelled               the caller cancelled a run (its client went away, a batch stopped)
+    └── EvalError                  an evaluation cannot run or be read back (``qwengraph eval``)
+        ├── EvalDataError          benchmark data could not be fetched or failed its SHA-256 check
+        └── EvalRunNotFound        no stored eval run with that id (or the id prefix is ambiguous)
 
 Warnings (``QwenGraphWarning``, a ``UserWarning``) report what went wrong without failing the run,
 e.g. ``TraceNotWritten``: the answer stands, its trace could not be stored; the CLI prints them as
@@ -224,3 +227,21 @@ class QwenGraphWarning(UserWarning):
 
 class TraceNotWritten(QwenGraphWarning):
     """A run's trace could not be written to ``traces.db``; the run itself is unaffected."""
+
+
+class EvalError(QwenGraphError):
+    """An evaluation could not run or be read back."""
+
+
+class EvalDataError(EvalError):
+    """Benchmark data could not be fetched, or its bytes are not the pinned release's."""
+
+    exit_code = ExitCode.INSTALL
+
+
+class EvalRunNotFound(EvalError):
+    """No stored eval run has this id (or an abbreviated id matches several runs)."""
+
+    def __init__(self, message: str, *, run_id: str) -> None:
+        super().__init__(message)
+        self.run_id = run_id

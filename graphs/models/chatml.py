@@ -46,7 +46,7 @@ _TOOLS_HEADER = (
     "# Tools\n\nYou may call one or more functions to assist with the user query.\n\n"
     "You are provided with function signatures within <tools></tools> XML tags:\n<tools>"
 )
-_TOOLS_FOOTER = (
+TOOLS_FOOTER = (  # public: graphs.models.tool_guide replaces it for small local models
     "\n</tools>\n\nFor each function call, return a json object with function name and arguments "
     "within <tool_call></tool_call> XML tags:\n<tool_call>\n"
     '{"name": <function-name>, "arguments": <args-json-object>}\n</tool_call>'
@@ -142,7 +142,7 @@ def _system_turn(messages: Sequence[Message], tools: Sequence[Mapping[str, Any]]
             return "" if given is None else _turn("system", given)
         prefix = "" if given is None else given + "\n\n"
     listing = "".join("\n" + _dumps(dict(tool)) for tool in tools)
-    return f"{IM_START}system\n{prefix}{_TOOLS_HEADER}{listing}{_TOOLS_FOOTER}{IM_END}\n"
+    return f"{IM_START}system\n{prefix}{_TOOLS_HEADER}{listing}{TOOLS_FOOTER}{IM_END}\n"
 
 
 def _call_parts(call: Mapping[str, Any]) -> tuple[str, Any]:

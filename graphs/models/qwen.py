@@ -58,7 +58,7 @@ ThinkControl = Literal["ollama", "template_kwargs", "soft_switch"]
 
 _OPEN, _CLOSE = THINK_OPEN, THINK_CLOSE
 _CALL_OPEN = CALL_OPEN
-_STREAM_TRIGGERS = (_CALL_OPEN, FUNCTION_OPEN, "\n```json", "\n{")  # "\n{": preamble, then bare JSON
+_STREAM_TRIGGERS = (_CALL_OPEN, FUNCTION_OPEN, "\n```json", "\n{", "\n[")  # "\n{", "\n[": preamble, bare JSON
 
 
 @dataclass(frozen=True)
@@ -119,7 +119,7 @@ class ContentStream:
 
     With ``detect_tool_calls``, from a ``<tool_call>``, a ``<function=`` (the XML form written
     bare) or a line-opening ```json fence anywhere in
-    the answer, or from an answer that opens with ``{`` or a fence, everything is held until
+    the answer, or from an answer that opens with ``{``, ``[`` or a fence, everything is held until
     :meth:`finish`, which reads the calls and shows the rest as text (a ``<tool_call>`` quoted in
     backticks does not trigger this). Thinking is never searched.
 
@@ -217,7 +217,7 @@ class ContentStream:
             self._buf = self._buf.lstrip()  # leading blanks are dropped anyway
         buf = self._buf
         if self._detect:
-            if not self._started["text"] and buf.startswith(("{", "```")):
+            if not self._started["text"] and buf.startswith(("{", "[", "```")):
                 self._mode = "hold"
                 return True
             if not self._started["text"] and not final and "```".startswith(buf):

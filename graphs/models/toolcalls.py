@@ -26,7 +26,7 @@ THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
 CALL_OPEN = "<tool_call>"
 _TAGGED = re.compile(r"<tool_call>(.*?)(?:</tool_call>|(?=<tool_call>)|\Z)", re.S)
 _FENCED = re.compile(r"```[ \t]*([\w+.-]*)[^\n`]*\n(.*?)(?:```|\Z)", re.S)
-_TOKEN = re.compile(r"<think>|</think>|<tool_call>|<function=|```|^[ \t]*\{", re.M)
+_TOKEN = re.compile(r"<think>|</think>|<tool_call>|<function=|```|^[ \t]*[{\[]", re.M)
 _CALL_LIKE = re.compile(
     r"""\s*\{\s*["']name["']\s*:\s*["']([^"'\n]+)["']\s*,\s*["'](?:arguments|parameters)["']"""
 )
@@ -107,13 +107,14 @@ def parse_text_tool_calls(text: str, tool_names: Collection[str] | None = None) 
     Recognised, left to right: ``<tool_call>`` blocks holding JSON (repaired where unambiguous) or
     Qwen3-Coder's ``<function=…><parameter=…>`` XML, where the last block may lack ``</tool_call>``;
     a ```json (or unlabelled) fenced block holding a call object, a list of them, or ``<tool_call>``
-    blocks; a bare call object opening a line. Fenced and bare objects count only with a string
-    ``name`` and an ``arguments`` or ``parameters`` key (and a name from ``tool_names`` when given,
-    unless the object is exactly ``{"name": <identifier>, "arguments": ...}``, a clear call attempt),
-    else they are answer text; a broken one that starts like such a call becomes a BadToolCall.
-    Inside tags any name counts, so the graph can tell the model which tools exist. Identical calls
-    are kept once. A ``<tool_call>`` quoted as inline code (after a backtick) is prose about the
-    format, and think regions left in ``text`` are skipped. Linear in the text size.
+    blocks; a bare call object, or a bare list of them, opening a line. Fenced and bare objects
+    count only with a string ``name`` and an ``arguments`` or ``parameters`` key (and a name from
+    ``tool_names`` when given, unless the object is exactly ``{"name": <identifier>, "arguments":
+    ...}``, a clear call attempt), else they are answer text; a broken one that starts like such a
+    call becomes a BadToolCall. Inside tags any name counts, so the graph can tell the model which
+    tools exist. Identical calls are kept once. A ``<tool_call>`` quoted as inline code (after a
+    backtick) is prose about the format, and think regions left in ``text`` are skipped. Linear in
+    the text size.
     """
     calls, bad, rest = scan_calls(text, tool_names, skip_think=True)
     return TextToolCalls(calls, bad, rest.strip())
@@ -148,7 +149,7 @@ def scan_calls(
             pos = fence.end() if fence else match.end()
             if fence and fence.group(1).lower() in ("", "json") and (results := _fenced(fence, tool_names)):
                 found.append((start, pos, results))
-        else:  # a line opening with "{"
+        else:  # a line opening with "{" or "["
             start = match.end() - 1
             try:
                 value, pos = parse_prefix(text, start)
@@ -373,3 +374,54 @@ class StreamedToolCalls:
                 for c in ordered
             ]
         )
+
+
+def fit_to_tools(
+    calls: Sequence[ToolCall], tools: Collection[str], *, check_names: bool = True
+) -> tuple[list[ToolCall], list[BadToolCall]]:
+    """Split text-form calls into those that fit the offered tools and those that do not.
+
+    ``tools`` are the offered tool names, or a mapping of each name to its ``parameters`` JSON
+    schema (as the transports pass it). A call to a tool that is not offered (with
+    ``check_names``), one missing a required argument, or one passing an argument its schema does
+    not list (unless the schema allows more; an empty ``properties`` lists none) cannot run as
+    written, so it is not a call: it becomes a :class:`BadToolCall` whose error tells the model what
+    to fix. Small models otherwise "call" a function that merely sounds related to the question, or
+    one they made up. These are the rules of BFCL's AST checker (missing required, unexpected
+    parameter, wrong function name), so a call BFCL accepts always fits
+    (``tests/eval/test_fit_agrees_with_bfcl.py``).
+    """
+    schemas: Mapping[str, Any] = tools if isinstance(tools, Mapping) else dict.fromkeys(tools)
+    good: list[ToolCall] = []
+    bad: list[BadToolCall] = []
+    for call in calls:
+        problem = _misfit(call, schemas, check_names)
+        if problem is None:
+            good.append(call)
+        else:
+            raw = json.dumps({"name": call.name, "arguments": call.args}, ensure_ascii=False, default=str)
+            bad.append(BadToolCall(raw=raw, error=problem, name=call.name, id=call.id))
+    return good, bad
+
+
+def _misfit(call: ToolCall, schemas: Mapping[str, Any], check_names: bool) -> str | None:
+    if call.name not in schemas:
+        if not check_names or not schemas:
+            return None
+        return f"there is no tool named {call.name!r}; the tools are: {', '.join(sorted(schemas))}"
+    parameters = schemas[call.name]
+    if not isinstance(parameters, Mapping):
+        return None
+    required = [r for r in parameters.get("required") or () if isinstance(r, str)]
+    missing = [r for r in required if r not in call.args]
+    if missing:
+        needs = ", ".join(missing)
+        return f"tool {call.name!r} needs the argument(s) {needs}: take their values from the request"
+    properties = parameters.get("properties")
+    if isinstance(properties, Mapping) and parameters.get("additionalProperties") is not True:
+        # an empty ``properties`` is a tool without arguments (BFCL: any argument is unexpected)
+        unknown = [a for a in call.args if a not in properties]
+        if unknown:
+            takes = f"its arguments are: {', '.join(properties)}" if properties else "it takes no arguments"
+            return f"tool {call.name!r} takes no argument(s) {', '.join(unknown)}; {takes}"
+    return None

@@ -10,96 +10,27 @@ prompt. It asserts nothing about speed (benchmarks print figures; tests never as
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 import time
-from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from agents.eval.tasks import Task, load_tasks, run_checks
+from graphs.summary import RunSummary
+
 pytestmark = [pytest.mark.live, pytest.mark.slow]
 
-
-@dataclass(frozen=True)
-class Task:
-    """A word problem and the numbers that count as a right answer (any one of them; with
-    ``all_parts``, every one of them: a question in several parts)."""
-
-    prompt: str
-    expected: tuple[float, ...]
-    rel_tol: float = 0.005
-    all_parts: bool = False
+TASK_FILE = Path(__file__).resolve().parents[2] / "agents" / "eval" / "examples" / "word_problems.jsonl"
+TASKS = load_tasks(TASK_FILE)
+"""The word problems, shared with ``qwengraph eval tasks`` (the last is the README's demo question,
+which needs both of its numbers)."""
 
 
-TASKS = [
-    Task("What is 17*23?", (391,)),
-    Task("A shirt costs $45 and is discounted by 20%. What is the sale price?", (36,)),
-    Task(
-        "If you invest $1,000 at 5% annual interest compounded yearly, how much do you have after 10 years?",
-        (1628.89,),
-    ),
-    Task(
-        "A company's revenue grows 15% a year from $2M in 2020. What is its revenue in 2025?",
-        (4.0227, 4022714),
-    ),
-    Task(
-        "Revenue must grow from $2M to $5M in 5 years. What yearly growth rate, in percent, is needed?",
-        (20.11, 0.2011),
-    ),
-    Task("A car travels 342 km on 38 liters of fuel. How many km does it travel per liter?", (9,)),
-    Task("What is 15% of 2,480?", (372,)),
-    Task("A $2,500 bill is split equally among 8 people. How much does each person pay?", (312.5,)),
-    Task("What is the square root of 7,225?", (85,)),
-    Task("A rectangle is 12.5 m long and 8.4 m wide. What is its area in square meters?", (105,)),
-    Task(
-        "A $10,000 loan accrues 6% annual interest compounded monthly. What is owed after 3 years?",
-        (11966.81,),
-    ),
-    Task("Convert 98.6 degrees Fahrenheit to Celsius.", (37,)),
-    Task("What is 2 to the power of 20?", (1048576,)),
-    Task("A store sells 3 notebooks for $7.50. How much do 14 notebooks cost?", (35,)),
-    Task("What is 123456 multiplied by 789?", (97406784,)),
-    Task("What is the average of 84, 91, 77, 68 and 95?", (83,)),
-    Task(
-        "A town of 50,000 people shrinks by 3% each year. What is its population after 4 years?",
-        (44264.3, 44264),
-    ),
-    Task("A price rose from $80 to $92. By what percent did it increase?", (15,)),
-    Task("A train covers 450 km in 3 hours 45 minutes. What is its average speed in km/h?", (120,)),
-    Task("An item costs $64.99 plus 8.25% sales tax. What is the total price?", (70.35,)),
-    Task("How much simple interest does $5,000 earn at 4% a year over 3 years?", (600,)),
-    Task("What is 7 factorial divided by 3 factorial?", (840,)),
-    Task("How many different 5-card hands can be dealt from a 52-card deck?", (2598960,)),
-    Task("A recipe needs 2.75 cups of flour per batch. How many cups are needed for 7 batches?", (19.25,)),
-    Task(  # the README's main job: two different calculations, both needed
-        "A company's revenue grows 15% a year from $2M in 2020. Will it reach $5M by 2025? "
-        "If not, what yearly growth rate would it need?",
-        (4.0227, 20.11),
-        all_parts=True,
-    ),
-]
-
-NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
-
-
-def numbers_in(text: str) -> list[float]:
-    """Every number written in ``text`` (thousands separators allowed)."""
-    found = []
-    for match in NUMBER.findall(text):
-        try:
-            found.append(float(match.replace(",", "")))
-        except ValueError:
-            continue
-    return found
-
-
-def is_correct(answer: str, task: Task) -> bool:
-    """True when some number in the answer is within the task's tolerance of an expected value
-    (of each expected value, for a task in several parts)."""
-    numbers = numbers_in(answer)
-    found = [any(abs(n - e) <= task.rel_tol * max(1.0, abs(e)) for n in numbers) for e in task.expected]
-    return all(found) if task.all_parts else any(found)
+def is_correct(summary: RunSummary, task: Task) -> bool:
+    """True when the run's answer passes every check of the task (see :mod:`agents.eval.tasks`)."""
+    return run_checks(task, summary).passed
 
 
 def evaluate(model_uri: str, limit: int | None = None, graph: str | None = None) -> list[dict[str, Any]]:
@@ -116,9 +47,10 @@ def evaluate(model_uri: str, limit: int | None = None, graph: str | None = None)
             answer, steps, tokens = result.answer, result.steps, result.usage.get("output_tokens", 0)
             used_tool = bool(result.tool_calls)
         except Exception as err:
-            answer, steps, tokens, used_tool = f"error: {err}", 0, 0, False
+            result = RunSummary(answer=f"error: {err}")
+            answer, steps, tokens, used_tool = result.answer, 0, 0, False
         seconds = time.perf_counter() - started
-        ok = is_correct(answer, task)
+        ok = is_correct(result, task)
         rows.append({"ok": ok, "tool": used_tool, "steps": steps, "tokens": tokens, "seconds": seconds})
         flag = "yes" if ok else "NO"
         tool = "yes" if used_tool else "no"

@@ -5,7 +5,9 @@ or not); the assembler applies the same rules to all of them, streamed or not:
 
 - dedicated thinking fields and inline ``<think>`` tags both become thinking;
 - tool calls the server parsed win; text-form calls in the answer are used only when the server
-  parsed none (and their text never shows as answer either way);
+  parsed none (and their text never shows as answer either way); a text-form call that does not fit
+  the offered tools (unknown tool, missing required or unknown argument: see
+  :func:`graphs.models.toolcalls.fit_to_tools`) becomes an unreadable call with a precise error;
 - with thinking explicitly off, text that a misconfigured server puts in its reasoning field
   (vLLM's ``deepseek_r1`` parser does this) is held back and becomes the answer if no answer came;
   when an answer did come, it was real thinking from a model that ignores ``think=False`` (a
@@ -26,6 +28,7 @@ from graphs.models.qwen import (
     field_thinking,
     structured_tool_calls,
 )
+from graphs.models.toolcalls import fit_to_tools
 from graphs.models.transports.base import Delta, Usage
 
 
@@ -40,13 +43,18 @@ class DeltaAssembler:
         expect_thinking: bool = False,
         keep_edges: bool = False,
         thinking_forced: bool = False,
+        check_names: bool = True,
     ) -> None:
         """``keep_edges``: the answer continues a prefill, so its outer blanks are kept;
-        ``thinking_forced``: the request was turned to thinking for a thinking-only model."""
+        ``thinking_forced``: the request was turned to thinking for a thinking-only model;
+        ``check_names=False`` lets text-form calls to unknown tools through (a forced call, which
+        the graph answers with the list of real tools).
+        """
         self._think = think
         self._forced = thinking_forced
         self._thought = False
         self._tool_names = tool_names if isinstance(tool_names, Mapping) else list(tool_names)
+        self._check_names = check_names
         self._content = ContentStream(
             expect_thinking=expect_thinking, detect_tool_calls=bool(tool_names), keep_edges=keep_edges
         )
@@ -55,6 +63,7 @@ class DeltaAssembler:
         self._calls: list[ToolCall] = []
         self._bad: list[BadToolCall] = []
         self._answered = False
+        self._raw: list[str] = []
 
     def feed(
         self,
@@ -74,6 +83,7 @@ class DeltaAssembler:
             else:
                 delta.thinking += thinking
         if content:
+            self._raw.append(content)
             self._apply(delta, self._content.feed(content))
         return delta if _has_output(delta) else None
 
@@ -93,7 +103,7 @@ class DeltaAssembler:
 
     def finish(self, finish_reason: str | None = None, usage: Usage | None = None) -> Delta:
         """Flush held text, settle tool calls, and return the closing delta."""
-        delta = Delta(finish_reason=finish_reason, usage=usage)
+        delta = Delta(finish_reason=finish_reason, usage=usage, raw_text="".join(self._raw))
         pieces, text_calls = self._content.finish(self._tool_names)
         self._apply(delta, pieces)
         streamed, streamed_bad = self._streamed_calls.finish()
@@ -102,8 +112,10 @@ class DeltaAssembler:
         self._calls.extend(streamed)
         self._bad.extend(streamed_bad)
         if not self._calls and not self._bad:
-            delta.tool_calls.extend(text_calls.calls)
-            delta.bad_tool_calls.extend(text_calls.bad)
+            calls, misfits = fit_to_tools(text_calls.calls, self._tool_names, check_names=self._check_names)
+            delta.tool_calls.extend(calls)
+            delta.bad_tool_calls.extend([*text_calls.bad, *misfits])
+            delta.calls_from_text = bool(text_calls.calls or text_calls.bad)
         held = "".join(self._held_thinking)
         if held:
             if self._answered or delta.tool_calls or self._calls:

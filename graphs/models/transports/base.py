@@ -77,7 +77,10 @@ class Delta:
     ``thinking_budget_hit`` is set on the closing delta when a client-side budget cut the thinking;
     ``stop_sequence`` names the stop string that ended the reply, when the transport knows it;
     ``think_ignored`` is set on the closing delta when ``think=False`` was asked and the model
-    thought anyway (its thinking is kept apart from the answer).
+    thought anyway (its thinking is kept apart from the answer). On the closing delta, ``raw_text``
+    is the answer content exactly as the model or server wrote it (think tags and text-form tool
+    calls included) and ``calls_from_text`` says the tool calls were read from that text by our
+    dialect layer rather than parsed by the server.
     """
 
     thinking: str = ""
@@ -89,6 +92,8 @@ class Delta:
     thinking_budget_hit: bool = False
     stop_sequence: str | None = None
     think_ignored: bool = False
+    raw_text: str = ""
+    calls_from_text: bool = False
 
 
 class Transport(Protocol):

@@ -11,8 +11,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-STOP = ["<|im_end|>", "<|endoftext|>", "</tool_call>"]
-"""Qwen's end-of-turn tokens and the end of a tool call: every engine stops on these."""
+STOP = ["<|im_end|>", "<|endoftext|>"]
+"""Qwen's end-of-turn tokens: every engine stops on these. Where a reply with tool calls ends is the
+local transport's decision (several ``<tool_call>`` blocks may follow each other)."""
 DEFAULT_MAX_TOKENS = 1024
 
 

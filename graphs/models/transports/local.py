@@ -5,8 +5,11 @@ No server: we render Qwen's ChatML prompt ourselves (tools in ``<tools>``, calls
 answer. ``tool_choice`` (forced calls by prefill, named or not; ``"none"`` renders no tools) and
 structured output (a llama.cpp grammar from the JSON schema), with thinking models thinking first,
 are in :mod:`graphs.models.transports.constrain`. Generation stops as soon as a forced call's JSON
-object closes, since small models go on to compute the answer themselves. Output goes through the
-same dialect functions as every server.
+object closes, since small models go on to compute the answer themselves. Unforced, a reply may
+hold several ``<tool_call>`` blocks (one per call: BFCL's parallel cases); after a ``</tool_call>``
+only blanks and another block may follow, anything else (an answer guessed before the results, an
+invented ``<tool_response>``) ends the reply (:class:`CallsEnd`). Output goes through the same
+dialect functions as every server.
 
 The ``Engine`` protocol (:mod:`graphs.models.transports.engine`) is the seam: ``LlamaEngine``
 (:mod:`graphs.models.transports.llama`) runs the model; cassettes record and replay at this seam
@@ -32,6 +35,7 @@ from graphs.models.images import LOCAL_IMAGES
 from graphs.models.install import resolve_local
 from graphs.models.profile_detect import Detection, detect_local
 from graphs.models.profiles import QWEN3, QWEN25, Profile
+from graphs.models.tool_guide import GUIDED_FAMILIES, with_tool_guide
 from graphs.models.transports.assemble import DeltaAssembler, tool_schemas
 from graphs.models.transports.base import ChatRequest, Delta, Usage
 from graphs.models.transports.constrain import (
@@ -57,6 +61,10 @@ class LocalTransport:
     two original families), else detected from the GGUF file's own metadata
     (:func:`graphs.models.profile_detect.detect_local`). Only templates reproduced byte for byte
     (:data:`graphs.models.chatml.FAMILIES`) are rendered; others are refused with a clear error.
+
+    With ``tool_guide=True``, when the model chooses whether to call (``tool_choice`` auto), the
+    tools block ends with the small-model tool guide instead of the template's last sentence
+    (:mod:`graphs.models.tool_guide`); by default the prompt is Qwen's own template, byte for byte.
     """
 
     def __init__(
@@ -67,8 +75,10 @@ class LocalTransport:
         family: ChatFamily | None = None,
         settings: EngineSettings | None = None,
         profile: Profile | None = None,
+        tool_guide: bool = False,
     ) -> None:
         self.spec = spec
+        self.tool_guide = tool_guide
         self._engine = engine
         self.settings = settings
         if profile is None and family is not None:
@@ -150,6 +160,8 @@ class LocalTransport:
         if request.prefill is not None:
             return text + request.prefill
         constraint = constraint_for(request, can_think=self.can_think)
+        if request.tool_choice != "required" and self.tool_guide and self.family in GUIDED_FAMILIES:
+            text = with_tool_guide(text)  # a prompt without rendered tools is left unchanged
         return text if constraint.think_first else text + constraint.prefill
 
     def chat(self, request: ChatRequest) -> Iterator[Delta]:
@@ -191,7 +203,8 @@ class LocalTransport:
         prefill = constraint.prefill
         if prefill and (first := assembler.feed(content=prefill)) is not None:
             yield first
-        call_end = JSONEnd(prefill[len(CALL_OPEN) :]) if prefill else None
+        # where generation ends: a forced call's JSON closing, or the text after the last call block
+        call_end, ends = (JSONEnd(prefill[len(CALL_OPEN) :]) if prefill else None), CallsEnd()
         finish: str | None = None
         usage = Usage()
         prompt_tokens = thought = 0  # thought: pieces that were thinking (a piece is a token)
@@ -199,7 +212,7 @@ class LocalTransport:
         pieces = self._pieces(prompt, sampling, budget)
         for produced, piece in enumerate(pieces, 1):
             prompt_tokens = max(prompt_tokens, piece.prompt_tokens)
-            text, cut = _cut(piece, call_end, scanner)
+            text, cut = _cut(piece, call_end, ends, scanner)
             if text and (delta := assembler.feed(content=text)) is not None:
                 thought += bool(delta.thinking) and not delta.text
                 yield delta
@@ -230,6 +243,7 @@ class LocalTransport:
             expect_thinking=self.can_think and request.think is not False and request.prefill is None,
             keep_edges=request.prefill is not None,
             thinking_forced=request.thinking_forced,
+            check_names=request.tool_choice != "required",
         )
 
     def _meter(self, request: ChatRequest, prefill: str) -> ThinkingMeter | None:
@@ -290,20 +304,80 @@ class LocalTransport:
         """Nothing to release: engines stay warm for the process."""
 
 
-def _cut(piece: Piece, closing: JSONEnd | None, scanner: StopScanner) -> tuple[str, str | None]:
+def _cut(
+    piece: Piece, closing: JSONEnd | None, ends: CallsEnd, scanner: StopScanner
+) -> tuple[str, str | None]:
     """The text of ``piece`` to pass on, and ``"tool_calls"``/``"stop"`` when generation must end
-    here: the forced call's JSON closed, or a stop string was reached."""
+    here: the forced call's JSON closed, the tool calls are over, or a stop string was reached."""
     text = piece.text
     if closing is not None and text:
         end = closing.feed(text)
         if end is not None:  # the forced call is complete: keep it, stop generating
             return text[:end] + "\n</tool_call>", "tool_calls"
+    text = ends.feed(text)
+    over = "tool_calls" if ends.done else None
+    if piece.finish_reason or over:
+        text += ends.flush()
     if not scanner.stops:
-        return text, None
+        return text, over
     text = scanner.feed(text)
     if scanner.hit is not None:
         return text, "stop"
-    return (text + scanner.flush() if piece.finish_reason else text), None
+    return (text + scanner.flush() if piece.finish_reason or over else text), over
+
+
+BLOCK_OPEN, BLOCK_CLOSE = "<tool_call>", "</tool_call>"
+
+
+class CallsEnd:
+    """Ends a reply after its tool calls: once a ``</tool_call>`` closed a block, only blanks and
+    another ``<tool_call>`` block may follow; anything else ends the reply there (``done``).
+
+    Text is passed on as it comes, except a possible start of ``</tool_call>`` and the text after a
+    closed block, which are held until it is clear what they are.
+    """
+
+    def __init__(self) -> None:
+        self.buffer = ""
+        self.after_call = False
+        self.done = False
+
+    def feed(self, text: str) -> str:
+        """Take the next piece; return the text that may be passed on."""
+        if self.done:
+            return ""
+        self.buffer += text
+        out: list[str] = []
+        while True:
+            if not self.after_call:
+                index = self.buffer.find(BLOCK_CLOSE)
+                if index < 0:
+                    keep = max(
+                        (n for n in range(1, len(BLOCK_CLOSE)) if self.buffer.endswith(BLOCK_CLOSE[:n])),
+                        default=0,
+                    )
+                    cut = len(self.buffer) - keep
+                    out.append(self.buffer[:cut])
+                    self.buffer = self.buffer[cut:]
+                    break
+                end = index + len(BLOCK_CLOSE)
+                out.append(self.buffer[:end])
+                self.buffer, self.after_call = self.buffer[end:], True
+                continue
+            rest = self.buffer.lstrip()
+            if rest.startswith(BLOCK_OPEN):
+                self.after_call = False  # another call: pass it on, look for its end
+                continue
+            if not rest or BLOCK_OPEN.startswith(rest):
+                break  # blanks, or the start of another block: wait for more
+            self.buffer, self.done = "", True
+            break
+        return "".join(out)
+
+    def flush(self) -> str:
+        """The held text at the end of the reply (blanks after the last call are dropped)."""
+        held, self.buffer = self.buffer, ""
+        return "" if self.after_call or self.done else held
 
 
 def _close(pieces: Iterator[Piece]) -> None:
@@ -336,6 +410,8 @@ def _merge(deltas: list[Delta]) -> Delta:
         out.usage = d.usage or out.usage
         out.thinking_budget_hit = out.thinking_budget_hit or d.thinking_budget_hit
         out.stop_sequence = d.stop_sequence or out.stop_sequence
+        out.raw_text += d.raw_text
+        out.calls_from_text = out.calls_from_text or d.calls_from_text
     return out
 
 

@@ -166,6 +166,7 @@ class OllamaTransport:
             tool_names=names,
             expect_thinking=self.expect_thinking,
             thinking_forced=request.thinking_forced,
+            check_names=request.tool_choice != "required",
         )
 
     def show(self, model: str) -> dict[str, Any] | None:

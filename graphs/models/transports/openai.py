@@ -196,6 +196,7 @@ class OpenAITransport:
             expect_thinking=self.expect_thinking and request.prefill is None,
             keep_edges=request.prefill is not None,
             thinking_forced=request.thinking_forced,
+            check_names=request.tool_choice != "required",
         )
 
     def _status_error(self, response: httpx.Response, model: str) -> ModelError:
