@@ -232,6 +232,8 @@ class TraceNotWritten(QwenGraphWarning):
 class EvalError(QwenGraphError):
     """An evaluation could not run or be read back."""
 
+    exit_code = ExitCode.USAGE
+
 
 class EvalDataError(EvalError):
     """Benchmark data could not be fetched, or its bytes are not the pinned release's."""

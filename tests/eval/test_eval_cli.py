@@ -184,7 +184,7 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, args, message) -> None:
 
 def test_unknown_run_ids_are_one_line(tmp_path) -> None:
     result = cli("eval", "show", "nope", "--db", str(tmp_path / "e.db"))
-    assert result.exit_code == 1 and "no eval run 'nope'" in result.stderr
+    assert result.exit_code == 2 and "no eval run 'nope'" in result.stderr  # bad input, as for traces
 
 
 def test_profile_is_passed_to_the_model_where_the_build_has_profiles(server, tmp_path, bfcl_dir) -> None:
