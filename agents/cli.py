@@ -40,6 +40,7 @@ from agents.cli_options import (
     SoftSwitchOpt,
     TemperatureOpt,
     ThinkOpt,
+    TimeoutOpt,
     UserOpt,
     check_sandbox,
     think_policy,
@@ -148,9 +149,7 @@ def run_command(
             metavar="N",
         ),
     ] = None,
-    timeout: Annotated[
-        float, typer.Option(min=0.01, help="Seconds to wait for the server per request.", metavar="SECONDS")
-    ] = 300.0,
+    timeout: TimeoutOpt = 300.0,
     force_tool: Annotated[
         bool | None,
         typer.Option(

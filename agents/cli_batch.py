@@ -18,6 +18,7 @@ import typer
 from rich.console import Console
 
 from agents.cli_common import ProfileOpt, clean_errors, fail
+from agents.cli_options import TimeoutOpt
 from agents.cli_threads import MEMORY_HELP, memory_uri
 from agents.toolbox import parse_tool_names
 
@@ -47,9 +48,7 @@ def batch_command(
     max_steps: Annotated[
         int | None, typer.Option(min=1, max=100, help="Model turns allowed per task.")
     ] = None,
-    timeout: Annotated[
-        float, typer.Option(min=0.01, help="Seconds to wait for the server per request.")
-    ] = 300.0,
+    timeout: TimeoutOpt = 300.0,
     profile: ProfileOpt = None,
     concurrency: Annotated[
         int, typer.Option("--concurrency", "-j", min=1, max=10_000, help="Tasks running at once.")

@@ -31,6 +31,9 @@ BaseUrlOpt = Annotated[
     str | None, typer.Option("--base-url", help="Server URL (else QWENGRAPH_BASE_URL).", metavar="URL")
 ]
 MemoryOpt = Annotated[str | None, typer.Option("--memory", help=MEMORY_HELP, metavar="URI")]
+TimeoutOpt = Annotated[
+    float, typer.Option(min=0.01, help="Seconds to wait for the server per request.", metavar="SECONDS")
+]
 ApproveOpt = Annotated[
     str,
     typer.Option(

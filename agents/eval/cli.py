@@ -20,6 +20,7 @@ import typer
 from rich.console import Console
 
 from agents.cli_common import clean_errors, fail
+from agents.cli_options import TimeoutOpt
 from agents.eval.bfcl_data import BfclData, parse_categories
 from agents.eval.bfcl_run import READINGS, BfclOptions, BfclRunner, make_model, pick_cases, run_cases
 from agents.eval.cli_output import Progressor, print_run, print_runs
@@ -98,9 +99,7 @@ def bfcl_command(
     data: Annotated[
         Path | None, typer.Option(help="BFCL data: the bfcl-eval wheel or a folder (default: fetched).")
     ] = None,
-    timeout: Annotated[
-        float, typer.Option(min=0.01, help="Seconds to wait for the server per request.")
-    ] = 300.0,
+    timeout: TimeoutOpt = 300.0,
     record_to: RecordOpt = None,
     replay_from: ReplayOpt = None,
     as_json: JsonOpt = False,
@@ -166,9 +165,7 @@ def tasks_command(
     think: ThinkOpt = None,
     max_steps: Annotated[int | None, typer.Option(min=1, max=100, help="Model turns per task.")] = None,
     concurrency: ConcurrencyOpt = 1,
-    timeout: Annotated[
-        float, typer.Option(min=0.01, help="Seconds to wait for the server per request.")
-    ] = 300.0,
+    timeout: TimeoutOpt = 300.0,
     record_to: RecordOpt = None,
     replay_from: ReplayOpt = None,
     as_json: JsonOpt = False,
